@@ -1,0 +1,87 @@
+"""Reset parameters: declaration, defaults and validation.
+
+Every task declares its reset parameters as a ``dict[str, Param]``. A parameter is given either
+as ``gym.make(id, key=value)`` (a new default for every episode of that env) or as
+``env.reset(options={key: value})`` (this episode only). Bad keys and values raise ``ValueError``
+naming the key and what is allowed, instead of the original's ``AssertionError``.
+
+Parameters marked ``sampled`` take a value or a non-empty list of values; a list is sampled once
+per episode (``np_random.choice``), as in the original.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from numbers import Integral, Real
+from typing import Any, Mapping
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Param:
+    """One reset parameter: its default, type and allowed range (inclusive)."""
+
+    default: Any
+    kind: type  # bool, int or float
+    low: float | None = None
+    high: float | None = None
+    sampled: bool = False
+    doc: str = ""
+
+    def range_text(self) -> str:
+        if self.kind is bool:
+            return "a bool"
+        name = "an int" if self.kind is int else "a number"
+        if self.low is not None and self.high is not None:
+            return f"{name} in [{self.low}, {self.high}]"
+        if self.low is not None:
+            return f"{name} >= {self.low}"
+        if self.high is not None:
+            return f"{name} <= {self.high}"
+        return name
+
+    def check(self, key: str, value: Any):
+        """Return the normalised value (a tuple for sampled parameters) or raise ValueError."""
+        if self.sampled:
+            values = tuple(value) if isinstance(value, (list, tuple, np.ndarray)) else (value,)
+            if not values:
+                raise ValueError(f"reset parameter '{key}' must be {self.range_text()} or a non-empty "
+                                 f"list of such values, got an empty list")
+            return tuple(self._check_scalar(key, v) for v in values)
+        return self._check_scalar(key, value)
+
+    def _check_scalar(self, key: str, value: Any):
+        what = f"reset parameter '{key}' must be {self.range_text()}"
+        if self.kind is bool:
+            if not isinstance(value, (bool, np.bool_)):
+                raise ValueError(f"{what}, got {value!r}")
+            return bool(value)
+        if isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"{what}, got {value!r}")
+        if self.kind is int:
+            if not isinstance(value, Integral):
+                raise ValueError(f"{what}, got {value!r}")
+            value = int(value)
+        else:
+            if not isinstance(value, Real) or not np.isfinite(value):
+                raise ValueError(f"{what}, got {value!r}")
+            value = float(value)
+        if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+            raise ValueError(f"{what}, got {value!r}")
+        return value
+
+
+def resolve_params(table: Mapping[str, Param], env_name: str, defaults: Mapping[str, Any],
+                   overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Merge ``overrides`` over ``defaults`` (both already or still to be validated) for ``table``."""
+    merged = dict(defaults)
+    for key, value in (overrides or {}).items():
+        if key not in table:
+            raise ValueError(f"unknown reset parameter '{key}' for {env_name}; "
+                             f"valid keys: {', '.join(sorted(table))}")
+        merged[key] = table[key].check(key, value)
+    return merged
+
+
+def default_params(table: Mapping[str, Param]) -> dict[str, Any]:
+    return {key: p.check(key, p.default) for key, p in table.items()}

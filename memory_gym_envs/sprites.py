@@ -1,0 +1,162 @@
+"""Precomputed sprites and the NumPy blit that stamps them into a batch of frames.
+
+The original draws every frame with pygame. We rasterise each shape once with pygame (so the
+pixels are exactly the original's: same circle and line algorithms) and keep the result as a list
+of opaque pixels. Stepping never touches pygame: ``stamp`` writes those pixels into any number of
+frames with one NumPy scatter.
+
+A ``Sprite`` holds V variants (e.g. the 8 agent rotations) as arrays of K pixel offsets from an
+anchor and their colours; shorter variants are padded by repeating their first pixel (writing the
+same colour twice is harmless), so every variant has the same K and a batch of envs showing
+different variants is still one scatter.
+"""
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+SCREEN = 84
+
+AGENT_BODY = (250, 204, 153)
+AGENT_HANDS = (50, 50, 50)
+WHITE = (255, 255, 255)
+_KEY = (1, 2, 3)  # colour key of the scratch surfaces (used by no shape)
+
+
+@dataclass(frozen=True)
+class Sprite:
+    dy: np.ndarray  # (V, K) int64 row offsets from the anchor
+    dx: np.ndarray  # (V, K) int64 column offsets from the anchor
+    rgb: np.ndarray  # (V, K, 3) uint8 colours
+
+    @staticmethod
+    def from_images(images: list[np.ndarray], anchor: tuple[int, int]) -> "Sprite":
+        """Build from RGB images in [y][x] layout whose transparent pixels are ``_KEY``."""
+        pixels = []
+        for img in images:
+            ys, xs = np.nonzero(np.any(img != np.array(_KEY, np.uint8), axis=-1))
+            pixels.append((ys - anchor[1], xs - anchor[0], img[ys, xs]))
+        k = max(len(p[0]) for p in pixels)
+        pad = lambda a: np.concatenate([a, np.repeat(a[:1], k - len(a), axis=0)])  # noqa: E731
+        return Sprite(dy=np.stack([pad(p[0]) for p in pixels]).astype(np.int64),
+                      dx=np.stack([pad(p[1]) for p in pixels]).astype(np.int64),
+                      rgb=np.stack([pad(p[2]) for p in pixels]).astype(np.uint8))
+
+
+def stamp(frames: np.ndarray, env: np.ndarray, variant: np.ndarray | int, y: np.ndarray,
+          x: np.ndarray, sprite: Sprite) -> None:
+    """Draw ``sprite`` (variant ``variant``) anchored at (x, y) into ``frames[env]``, clipped.
+
+    ``frames`` is a C-contiguous (N, H, W, 3) uint8 batch; ``env``, ``y``, ``x`` (and ``variant``
+    unless it is an int) are int arrays of the same length M. One scatter for all M envs.
+    """
+    if len(env) == 0:
+        return
+    n, h, w, _ = frames.shape
+    ys = y[:, None] + sprite.dy[variant]
+    xs = x[:, None] + sprite.dx[variant]
+    flat = (env[:, None] * h + ys) * w + xs
+    colours = sprite.rgb[variant]
+    if colours.ndim == 2:
+        colours = np.broadcast_to(colours, (len(env),) + colours.shape)
+    inside = (ys >= 0) & (ys < h) & (xs >= 0) & (xs < w)
+    out = frames.reshape(n * h * w, 3)
+    if inside.all():
+        out[flat] = colours
+    else:
+        out[flat[inside]] = colours[inside]
+
+
+# --- rasterisation with pygame (runs once per shape, cached) -------------------------------------
+
+def _pygame():
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    import pygame
+
+    return pygame
+
+
+def _surface(size: tuple[int, int]):
+    pygame = _pygame()
+    surf = pygame.Surface(size)
+    surf.fill(_KEY)
+    surf.set_colorkey(_KEY)
+    return surf
+
+
+def _image(surf) -> np.ndarray:
+    return _pygame().surfarray.array3d(surf).transpose(1, 0, 2).copy()
+
+
+@functools.lru_cache(maxsize=None)
+def agent_sprite(scale: float = 0.25) -> Sprite:
+    """The agent: a peach disc with two dark hands, 8 variants (rotation = 45 degrees * variant).
+
+    Variant 0 faces up, 2 left, 4 down, 6 right (counter-clockwise on screen). The body is the
+    same disc for every rotation; only the hands move (the original draws each rotation afresh
+    rather than rotating an image). Radius ``int(25 * scale)`` (6 at the default 0.25), hands of
+    radius ``int(10 * scale)`` at (-4, -4) and (+4, -4) from the centre for rotation 0 (the hand
+    offset ``int(16 * scale)`` is our generalisation to other scales). Anchor: the body centre.
+    """
+    pygame = _pygame()
+    radius = int(25 * scale)
+    hand_radius = max(1, int(10 * scale))
+    offset = int(16 * scale)
+    size = 2 * radius + int(10 * scale) + 14
+    centre = size // 2
+    images = []
+    for variant in range(8):
+        surf = _surface((size, size))
+        pygame.draw.circle(surf, AGENT_BODY, (centre, centre), radius)
+        for hand in ((-offset, -offset), (offset, -offset)):
+            p = pygame.math.Vector2(hand).rotate(-45 * variant)
+            pygame.draw.circle(surf, AGENT_HANDS, (centre + p.x, centre + p.y), hand_radius)
+        images.append(_image(surf))
+    return Sprite.from_images(images, anchor=(centre, centre))
+
+
+# Mortar Mayhem command symbols: angle of the rotated arrow, None for the "stay" theta.
+SYMBOL_ANGLES = {"right": 0, "down": 270, "left": 180, "up": 90, "stay": None,
+                 "right_down": 315, "right_up": 45, "left_down": 225, "left_up": 135}
+
+
+@functools.lru_cache(maxsize=None)
+def command_symbols(names: tuple[str, ...]) -> Sprite:
+    """White command symbols, one variant per name; anchor = the blit's top-left corner.
+
+    An arrow is drawn pointing right on a 22x22 surface (shaft and two head strokes, width 2) and
+    rotated with ``pygame.transform.rotate``; diagonal rotations grow the surface to 31x31 but keep
+    the same top-left, so diagonal arrows sit off-centre, as in the original.
+    """
+    pygame = _pygame()
+    images = []
+    for name in names:
+        surf = _surface((22, 22))
+        if SYMBOL_ANGLES[name] is None:
+            pygame.draw.circle(surf, WHITE, (10, 10), 10, 2)
+            pygame.draw.line(surf, WHITE, (0, 9), (19, 9), 2)
+        else:
+            pygame.draw.line(surf, WHITE, (0.5, 10), (20, 10), 2)
+            pygame.draw.line(surf, WHITE, (20, 10), (10, 0), 2)
+            pygame.draw.line(surf, WHITE, (20, 10), (10, 20), 2)
+            surf = pygame.transform.rotate(surf, SYMBOL_ANGLES[name])
+        images.append(_image(surf))
+    return Sprite.from_images(images, anchor=(0, 0))
+
+
+@functools.lru_cache(maxsize=None)
+def ring(radius: int, width: int, colour: tuple[int, int, int]) -> Sprite:
+    """A circle outline (debug views), anchored at its centre."""
+    pygame = _pygame()
+    size = 2 * radius + 4
+    surf = _surface((size, size))
+    pygame.draw.circle(surf, colour, (size // 2, size // 2), radius, width)
+    return Sprite.from_images([_image(surf)], anchor=(size // 2, size // 2))
+
+
+def upscale(frame: np.ndarray, factor: int = 4) -> np.ndarray:
+    """Nearest-neighbour upscaling of an [y][x][c] frame (the 336x336 debug and human views)."""
+    return np.repeat(np.repeat(frame, factor, axis=0), factor, axis=1)
