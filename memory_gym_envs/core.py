@@ -52,6 +52,7 @@ class Task:
 
     def __init__(self, num_envs: int):
         self.num_envs = num_envs
+        self.all_ids = np.arange(num_envs)
 
     @classmethod
     def check_params(cls, params: dict[str, Any]) -> None:

@@ -10,14 +10,17 @@ from typing import Any
 
 import numpy as np
 from gymnasium import spaces
+from numba import njit
 
 from .core import MemoryGymEnv, MemoryGymVectorEnv, Task
-from .params import Param
-from .sprites import SCREEN, agent_sprite, command_symbols, ring, stamp
+from .params import Param, pick
+from .sprites import SCREEN, AgentSprites, ImageBank, blit, command_symbols, copy_image, copy_rect, ring
 
 TILE = 14  # px (56 * 0.25)
 COMMANDS = ("right", "down", "left", "up", "stay", "right_down", "right_up", "left_down", "left_up")
 DELTAS = np.array([(1, 0), (0, 1), (-1, 0), (0, -1), (0, 0), (1, 1), (1, -1), (-1, 1), (-1, -1)])
+DELTA_X, DELTA_Y = DELTAS[:, 0].copy(), DELTAS[:, 1].copy()  # int arrays for the kernels
+SYMBOL_AT = 31  # top-left corner of the command symbol
 # The B variants' one-hot slot of each command (their order: stay, right, left, up, down, diagonals).
 B_SLOT = np.array([1, 4, 2, 3, 0, 5, 6, 7, 8])
 B_MAX_COMMANDS = 20
@@ -34,8 +37,7 @@ FACING = np.array([[-1, 0, 4],    # no horizontal move: none, up, down
                    [2, 1, 3],     # left: left, up-left, down-left
                    [6, 7, 5]])    # right: right, up-right, down-right
 # Grid control: the tile step of "forward" for facing 0 (north), 2 (west), 4 (south), 6 (east).
-FORWARD = {0: (0, -1), 2: (-1, 0), 4: (0, 1), 6: (1, 0)}
-FORWARD_DELTA = np.array([FORWARD.get(r, (0, 0)) for r in range(8)])
+FORWARD_DELTA = np.array([(0, -1), (0, 0), (-1, 0), (0, 0), (0, 1), (0, 0), (1, 0), (0, 0)])
 
 
 def _rewards_and_timing(grid: bool, act_only: bool, endless: bool) -> dict[str, Param]:
@@ -126,100 +128,56 @@ class MortarMayhem(Task):
 
     def __init__(self, num_envs: int):
         super().__init__(num_envs)
-        n = num_envs
-        self.rngs: list[np.random.Generator | None] = [None] * n
-        i64 = lambda: np.zeros(n, np.int64)  # noqa: E731
-        # episode parameters (sampled at reset)
-        self.arena, self.offset, self.scale = i64(), i64(), np.full(n, 0.25)
-        self.speed_straight, self.speed_diagonal = i64(), i64()
-        self.show_duration, self.show_delay = i64(), i64()
-        self.explosion_duration, self.explosion_delay = i64(), i64()
-        self.max_steps, self.allowed = i64(), i64()
-        self.visual_feedback = np.zeros(n, bool)
-        self.r_fail, self.r_success, self.r_episode = np.zeros(n), np.zeros(n), np.zeros(n)
-        # state
-        self.pos = np.zeros((n, 2), np.int64)  # agent centre (x, y) in px
-        self.facing = i64()  # 45-degree steps counter-clockwise from up
-        self.commands = np.zeros((n, 16), np.int64)
-        self.num_commands = i64()
-        self.cur = i64()  # index of the command being executed
-        self.target = np.zeros((n, 2), np.int64)  # tile (x, y) the agent must reach
-        self.cmd_steps, self.verify_step = i64(), i64()
-        self.tiles_on = np.zeros(n, bool)  # death tiles on (evaluation until E frames later)
-        self.show_first, self.show_pos, self.show_len = i64(), i64(), i64()  # display queue
-        self.shown_frame = np.full(n, -1, np.int64)  # display frame in the current observation, -1 none
-        self.t = i64()
-        self.ep_return = np.zeros(n)
-        self.success = i64()
-        self.completed = i64()
-        self.vector = np.zeros((n, B_MAX_COMMANDS * 9), np.float32) if self.act_only else None
-        self._backgrounds: dict[tuple[int, bool], int] = {}
-        self._bg_images = np.zeros((0, SCREEN, SCREEN, 3), np.uint8)
-        self.bg = i64()  # index of the env's normal background (+1: red)
+        self.state = np.zeros(num_envs, STATE)
+        self.commands = np.zeros((num_envs, 16), np.int64)  # grows for long endless episodes
+        self.rngs: list[np.random.Generator | None] = [None] * num_envs
+        self.vector = np.zeros((num_envs, B_MAX_COMMANDS * 9), np.float32) if self.act_only else None
+        self.agents = AgentSprites()
+        self.backgrounds = ImageBank()
+        self.symbols = command_symbols(COMMANDS)
+        self._actions = np.zeros((num_envs, 2), np.int64)
+        self._new_command = np.zeros(num_envs, bool)
 
-    # --- reset ------------------------------------------------------------------------------------
+    # --- reset (Python: per-episode sampling from each env's generator) ---------------------------
 
     def reset(self, env_ids: np.ndarray, params: dict[str, Any], rngs: list[np.random.Generator]) -> None:
-        p = params
-        for i, rng in zip(env_ids, rngs):
+        p, s = params, self.state
+        arena = 6 if self.endless else p["arena_size"]
+        offset = 0 if self.endless else (SCREEN - TILE * arena) // 2
+        speed = 0.0 if self.grid else p["agent_speed"]
+        # what is the same for every env of this reset, and the fresh state
+        for key, value in {
+            "arena": arena, "offset": offset, "radius": int(25 * p["agent_scale"]),
+            "bg": self.backgrounds.index((arena, self.endless), lambda: _backgrounds(arena, offset)),
+            "sprite": self.agents.base(p["agent_scale"]),
+            "speed_straight": int(speed), "speed_diagonal": int(speed * np.sqrt(0.5)),
+            "max_steps": p["max_steps"] if self.endless else 0, "allowed": p["allowed_commands"],
+            "visual_feedback": p["visual_feedback"],
+            "r_fail": p["reward_command_failure"], "r_success": p["reward_command_success"],
+            "r_episode": p["reward_new_command_success"] if self.endless else p["reward_episode_success"],
+            "facing": 0, "cur": 0, "cmd_steps": 0, "verify_step": 0, "tiles_on": False, "show_first": 0,
+            "t": 0, "ep_return": 0.0, "success": 0, "completed": 0,
+        }.items():
+            s[key][env_ids] = value
+        # Per env one vector of uniforms; the episode is a function of it (kernel below).
+        counts = np.array([p["initial_command_count"] if self.endless else pick(rng, p["command_count"])
+                           for rng in rngs], np.int64)
+        self._ensure_capacity(int(counts.max()) + 1)
+        uniforms = np.zeros((len(env_ids), N_EPISODE_DRAWS + counts.max()))
+        for j, (i, rng) in enumerate(zip(env_ids, rngs)):
             self.rngs[i] = rng
-            arena = 6 if self.endless else p["arena_size"]
-            offset = 0 if self.endless else (SCREEN - TILE * arena) // 2
-            self.arena[i], self.offset[i], self.bg[i] = arena, offset, self._background(arena)
-            self.scale[i] = p["agent_scale"]
-            speed = 0.0 if self.grid else p["agent_speed"]
-            self.speed_straight[i], self.speed_diagonal[i] = int(speed), int(speed * np.sqrt(0.5))
-            k = rng.integers(arena * arena)
-            tile = np.array([k // arena, k % arena])
-            self.pos[i] = offset + TILE * tile + TILE // 2
-            if (self.act_only or self.endless) and not self.grid:
-                self.pos[i] += rng.integers(-2, 2, size=2)
-            n_cmds = p["initial_command_count"] if self.endless else int(rng.choice(p["command_count"]))
-            self._ensure_capacity(n_cmds + 1)
-            self.commands[i, :n_cmds] = self._sample_commands(rng, tile, n_cmds, arena, p["allowed_commands"])
-            self.num_commands[i] = n_cmds
-            if self.act_only:
-                self.show_duration[i] = self.show_delay[i] = 0
-            else:
-                self.show_duration[i] = rng.choice(p["command_show_duration"])
-                self.show_delay[i] = rng.choice(p["command_show_delay"])
-            self.explosion_duration[i] = rng.choice(p["explosion_duration"])
-            self.explosion_delay[i] = rng.choice(p["explosion_delay"])
-            self.max_steps[i] = p["max_steps"] if self.endless else 0
-            self.allowed[i] = p["allowed_commands"]
-            self.visual_feedback[i] = p["visual_feedback"]
-            self.r_fail[i], self.r_success[i] = p["reward_command_failure"], p["reward_command_success"]
-            self.r_episode[i] = p["reward_new_command_success"] if self.endless else p["reward_episode_success"]
-            self.target[i] = self._wrap(tile + DELTAS[self.commands[i, 0]], arena)
-            self.facing[i] = 0
-            self.cur[i] = self.cmd_steps[i] = self.verify_step[i] = 0
-            self.tiles_on[i] = False
-            self.show_first[i] = 0
-            self.show_len[i] = (self.show_duration[i] + self.show_delay[i]) * n_cmds
-            self.show_pos[i] = 1 if self.show_len[i] > 0 else 0  # the reset observation shows frame 0
-            self.shown_frame[i] = 0 if self.show_len[i] > 0 else -1
-            self.t[i] = 0
-            self.ep_return[i] = 0.0
-            self.success[i] = self.completed[i] = 0
-            if self.act_only:
+            uniforms[j, :N_EPISODE_DRAWS + counts[j]] = rng.random(N_EPISODE_DRAWS + counts[j])
+        no_display = np.zeros(1, np.int64)
+        _new_episodes(self.state, self.commands, np.asarray(env_ids, np.int64), counts, uniforms,
+                      no_display if self.act_only else np.array(p["command_show_duration"], np.int64),
+                      no_display if self.act_only else np.array(p["command_show_delay"], np.int64),
+                      np.array(p["explosion_duration"], np.int64), np.array(p["explosion_delay"], np.int64),
+                      (self.act_only or self.endless) and not self.grid, self.endless)
+        if self.act_only:
+            for i in env_ids:
                 self.vector[i] = 0.0
-                self.vector[i, np.arange(n_cmds) * 9 + B_SLOT[self.commands[i, :n_cmds]]] = 1.0
-
-    def _wrap(self, tile: np.ndarray, arena) -> np.ndarray:
-        return tile % arena if self.endless else tile
-
-    def _sample_commands(self, rng, tile, count, arena, allowed) -> list[int]:
-        """Each command uniform among those whose target stays in the arena (any, on the torus)."""
-        commands, pos = [], tile.copy()
-        for _ in range(count):
-            if self.endless:
-                c = int(rng.integers(allowed))
-            else:
-                inside = [c for c in range(allowed) if np.all((pos + DELTAS[c] >= 0) & (pos + DELTAS[c] < arena))]
-                c = inside[rng.integers(len(inside))]
-                pos = pos + DELTAS[c]
-            commands.append(c)
-        return commands
+                count = s["num_commands"][i]
+                self.vector[i, np.arange(count) * 9 + B_SLOT[self.commands[i, :count]]] = 1.0
 
     def _ensure_capacity(self, count: int) -> None:
         if count > self.commands.shape[1]:
@@ -227,141 +185,33 @@ class MortarMayhem(Task):
             grown[:, :self.commands.shape[1]] = self.commands
             self.commands = grown
 
-    # --- step -------------------------------------------------------------------------------------
+    # --- step and observation (compiled kernels below) --------------------------------------------
 
     def step(self, actions: np.ndarray, active: np.ndarray):
         n = self.num_envs
-        reward = np.zeros(n)
-        terminated = np.zeros(n, bool)
-        # Display phase: show the next queued frame; the agent is frozen.
-        showing = active & (self.show_pos < self.show_len)
-        acting = active & ~showing
-        self.shown_frame = np.where(showing, self.show_pos, np.where(active, -1, self.shown_frame))
-        self.show_pos += showing
-        if acting.any():
-            self._move(actions, acting)
-            tile = self._wrap((self.pos - self.offset[:, None]) // TILE, self.arena[:, None])
-            on_target = np.all(tile == self.target, axis=1)
-            # Evaluation every D act steps: the agent must stand on the target tile.
-            evaluate = acting & ~self.tiles_on & (self.cmd_steps > 0) & (self.cmd_steps % self.explosion_delay == 0)
-            passed, failed = evaluate & on_target, evaluate & ~on_target
-            self.cur += evaluate
-            self.tiles_on |= evaluate
-            self.cmd_steps[evaluate] = 1
-            self.completed += passed
-            reward += passed * self.r_success + failed * self.r_fail
-            terminated |= failed
-            round_done = evaluate & (self.cur >= self.num_commands)
-            if self.endless:
-                reward += (round_done & passed) * self.r_episode
-                for i in np.flatnonzero(round_done & passed):
-                    self._next_round(i)
-            else:
-                self.success |= round_done & passed
-                reward += (round_done & passed) * self.r_episode
-                terminated |= round_done
-            # Death tiles: stay on the target for E frames, then the next target becomes active.
-            on = acting & self.tiles_on
-            ended = on & (self.verify_step > 0) & (self.verify_step % self.explosion_duration == 0)
-            self.tiles_on &= ~ended
-            self.verify_step[ended] = 0
-            advance = ended & (self.cur < self.num_commands)
-            if advance.any():
-                ids = np.flatnonzero(advance)
-                delta = DELTAS[self.commands[ids, self.cur[ids]]]
-                self.target[ids] = self._wrap(self.target[ids] + delta, self.arena[ids, None])
-            holding = on & ~ended
-            left = holding & ~on_target
-            reward[left] = self.r_fail[left]
-            terminated |= left
-            self.verify_step += holding
-            self.cmd_steps += acting & ~on
-        self.t += active
-        truncated = active & ~terminated & (self.max_steps >= 1) & (self.t == self.max_steps)
-        self.ep_return += reward
+        if self.grid:
+            self._actions[:, 0] = actions
+        else:
+            self._actions[:] = actions
+        if self.endless:  # room for the command a finished round may append
+            self._ensure_capacity(int(self.state["num_commands"].max()) + 1)
+        reward, terminated, truncated = np.zeros(n), np.zeros(n, bool), np.zeros(n, bool)
+        _step(self.state, self.commands, self._actions, active, self.grid, self.endless,
+              reward, terminated, truncated, self._new_command)
+        if self.endless and self._new_command.any():
+            for i in np.flatnonzero(self._new_command):
+                self.commands[i, self.state["num_commands"][i] - 1] = self.rngs[i].integers(self.state["allowed"][i])
         return reward, terminated, truncated
 
-    def _move(self, actions: np.ndarray, acting: np.ndarray) -> None:
-        if self.grid:
-            turn = np.where(actions == 1, 2, np.where(actions == 2, -2, 0))
-            self.facing = np.where(acting, (self.facing + turn) % 8, self.facing)
-            forward = acting & (actions == 3)
-            step = FORWARD_DELTA[self.facing] * forward[:, None]
-            tile = (self.pos - self.offset[:, None]) // TILE + step
-            inside = np.all((tile >= 0) & (tile < self.arena[:, None]), axis=1)
-            self.pos += step * TILE * inside[:, None]
-            return
-        h, v = actions[:, 0], actions[:, 1]
-        facing = FACING[h, v]
-        self.facing = np.where(acting & (facing >= 0), facing, self.facing)
-        diagonal = (h > 0) & (v > 0)
-        speed = np.where(diagonal, self.speed_diagonal, self.speed_straight) * acting
-        pos = self.pos + np.stack([AXIS_STEP[h], AXIS_STEP[v]], axis=1) * speed[:, None]
-        radius = (25 * self.scale).astype(np.int64)[:, None]
-        if self.endless:  # torus: leaving the screen by more than radius/2 re-enters on the other side
-            lim = radius // 2
-            pos = np.where(pos > SCREEN + lim, -lim, np.where(pos < -lim, SCREEN + lim, pos))
-        else:
-            lo = self.offset[:, None] + radius
-            pos = np.clip(pos, lo, lo + TILE * self.arena[:, None] - 2 * radius)
-        self.pos = pos
-
-    def _next_round(self, i: int) -> None:
-        """Endless: append a command; show only it; then the whole sequence is executed again."""
-        self._ensure_capacity(self.num_commands[i] + 1)
-        self.commands[i, self.num_commands[i]] = self.rngs[i].integers(self.allowed[i])
-        self.show_first[i] = self.num_commands[i]
-        self.num_commands[i] += 1
-        self.cur[i] = 0
-        self.cmd_steps[i] = 1
-        self.verify_step[i] = 0
-        self.show_pos[i] = 0
-        self.show_len[i] = self.show_duration[i] + self.show_delay[i]
-
-    # --- observation ------------------------------------------------------------------------------
-
-    def _background(self, arena: int) -> int:
-        """Index of the (normal, red) background pair for this arena in ``_bg_images``."""
-        key = (arena, self.endless)
-        if key not in self._backgrounds:
-            offset = 0 if self.endless else (SCREEN - TILE * arena) // 2
-            pair = np.zeros((2, SCREEN, SCREEN, 3), np.uint8)
-            for img, (fill, border) in zip(pair, [(TILE_FILL, TILE_BORDER), (RED_FILL, RED_BORDER)]):
-                for ty in range(arena):
-                    for tx in range(arena):
-                        y, x = offset + TILE * ty, offset + TILE * tx
-                        img[y:y + TILE, x:x + TILE] = border
-                        img[y + 1:y + TILE - 1, x + 1:x + TILE - 1] = fill
-            self._backgrounds[key] = len(self._bg_images)
-            self._bg_images = np.concatenate([self._bg_images, pair])
-        return self._backgrounds[key]
-
     def draw(self, ids: np.ndarray) -> np.ndarray:
-        """The observation images of envs ``ids``, freshly drawn: arena, agent, command symbol."""
-        red = self.tiles_on[ids] & self.visual_feedback[ids]
-        frames = self._bg_images[self.bg[ids] + red]
-        for j in np.flatnonzero(red):  # the target tile is never red
-            i = ids[j]
-            y, x = self.offset[i] + TILE * self.target[i, ::-1]
-            frames[j, y:y + TILE, x:x + TILE] = self._bg_images[self.bg[i], y:y + TILE, x:x + TILE]
-        local = np.arange(len(ids))
-        scales = self.scale[ids]
-        for scale in [scales[0]] if np.all(scales == scales[0]) else np.unique(scales):
-            sel = local if scale == scales[0] and len(local) == 1 else local[scales == scale]
-            stamp(frames, sel, self.facing[ids[sel]], self.pos[ids[sel], 1], self.pos[ids[sel], 0],
-                  agent_sprite(float(scale)))
-        frame = self.shown_frame[ids]
-        period = self.show_duration[ids] + self.show_delay[ids]
-        symbol = (frame >= 0) & (frame % np.maximum(period, 1) < self.show_duration[ids])
-        if symbol.any():
-            sel = np.flatnonzero(symbol)
-            cmd = self.commands[ids[sel], self.show_first[ids[sel]] + frame[sel] // period[sel]]
-            origin = np.full(len(sel), 31)
-            stamp(frames, sel, cmd, origin, origin, command_symbols(COMMANDS))
+        frames = np.empty((len(ids), SCREEN, SCREEN, 3), np.uint8)
+        a, c = self.agents.table, self.symbols
+        _draw(self.state, self.commands, ids, frames, self.backgrounds.images,
+              a.dy, a.dx, a.rgb, c.dy, c.dx, c.rgb)
         return frames
 
     def observe(self):
-        frames = self.draw(np.arange(self.num_envs))
+        frames = self.draw(self.all_ids)
         if self.act_only:
             return {"visual_observation": frames, "vector_observation": self.vector.copy()}
         return frames
@@ -371,25 +221,234 @@ class MortarMayhem(Task):
 
     def debug_image(self, i: int) -> np.ndarray:
         """The observation plus a green ring on the current target tile."""
-        frame = self.draw(np.array([i]))
-        centre = self.offset[i] + TILE * self.target[i] + TILE // 2
-        stamp(frame, np.zeros(1, np.int64), 0, centre[1:], centre[:1], ring(7, 2, TARGET_RING))
-        return frame[0]
-
-    # --- infos ------------------------------------------------------------------------------------
+        frame = self.draw(np.array([i]))[0]
+        e = self.state[i]
+        x, y = e["offset"] + TILE * e["target"] + TILE // 2
+        r = ring(7, 2, TARGET_RING)
+        blit(frame, r.dy, r.dx, r.rgb, 0, x, y)
+        return frame
 
     def step_info(self):
-        return {"ground_truth": self.target / np.maximum(self.arena - 1, 1)[:, None]}
+        s = self.state
+        return {"ground_truth": s["target"] / np.maximum(s["arena"] - 1, 1)[:, None]}
 
     def final_info(self):
-        info = {"reward": self.ep_return.copy(), "length": self.t.copy()}
+        s = self.state
+        info = {"reward": s["ep_return"].copy(), "length": s["t"].copy()}
         if self.endless:
-            info["commands_completed"] = self.completed.copy()
-            info["max_command_sequence"] = np.where(self.num_commands > 1, self.num_commands - 1, 0)
+            info["commands_completed"] = s["completed"].copy()
+            info["max_command_sequence"] = np.where(s["num_commands"] > 1, s["num_commands"] - 1, 0)
         else:
-            info["success"] = self.success.copy()
-            info["commands_completed"] = (self.cur - 1 + self.success) / self.num_commands
+            info["success"] = s["success"].copy()
+            info["commands_completed"] = (s["cur"] - 1 + s["success"]) / s["num_commands"]
         return info
+
+
+def _backgrounds(arena: int, offset: int) -> np.ndarray:
+    """The (normal, red) arena images: tiles with a 1-px lighter border on black."""
+    pair = np.zeros((2, SCREEN, SCREEN, 3), np.uint8)
+    for img, (fill, border) in zip(pair, [(TILE_FILL, TILE_BORDER), (RED_FILL, RED_BORDER)]):
+        for ty in range(arena):
+            for tx in range(arena):
+                y, x = offset + TILE * ty, offset + TILE * tx
+                img[y:y + TILE, x:x + TILE] = border
+                img[y + 1:y + TILE - 1, x + 1:x + TILE - 1] = fill
+    return pair
+
+
+# One record per env: the episode's sampled parameters, then the state that steps change.
+STATE = np.dtype([
+    ("arena", np.int64), ("offset", np.int64), ("bg", np.int64), ("sprite", np.int64), ("radius", np.int64),
+    ("speed_straight", np.int64), ("speed_diagonal", np.int64),
+    ("show_duration", np.int64), ("show_delay", np.int64),
+    ("explosion_duration", np.int64), ("explosion_delay", np.int64),
+    ("max_steps", np.int64), ("allowed", np.int64), ("visual_feedback", np.bool_),
+    ("r_fail", np.float64), ("r_success", np.float64), ("r_episode", np.float64),
+    ("pos", np.int64, (2,)),        # agent centre (x, y) in px
+    ("facing", np.int64),           # 45-degree steps counter-clockwise from up
+    ("num_commands", np.int64),
+    ("cur", np.int64),              # index of the command being executed
+    ("target", np.int64, (2,)),     # tile (x, y) the agent must reach
+    ("cmd_steps", np.int64),        # act steps since the last evaluation
+    ("verify_step", np.int64),      # frames the death tiles have been on
+    ("tiles_on", np.bool_),         # death tiles on (from an evaluation for E frames)
+    ("show_first", np.int64), ("show_pos", np.int64), ("show_len", np.int64),  # display queue
+    ("shown_frame", np.int64),      # display frame in the current observation, -1 if none
+    ("t", np.int64), ("ep_return", np.float64), ("success", np.int64), ("completed", np.int64),
+])
+
+
+N_EPISODE_DRAWS = 7  # uniforms per episode before the commands: tile, jitter x/y, 4 timings
+
+
+@njit(cache=True)
+def _new_episodes(state, commands, ids, counts, u, show_durations, show_delays, explosion_durations,
+                  explosion_delays, jitter, endless):
+    """Start episodes for envs ``ids`` from their uniforms ``u`` (spec 3.2, 9): the spawn tile
+    (+ jitter of -2..1 px per axis), the timings (uniform over the given options), then each command
+    uniform among the allowed ones whose target stays inside the arena (any, on the torus)."""
+    for j in range(ids.shape[0]):
+        e = state[ids[j]]
+        n = e.arena
+        k = int(u[j, 0] * n * n)
+        x, y = k // n, k % n
+        e.pos[0], e.pos[1] = e.offset + TILE * x + TILE // 2, e.offset + TILE * y + TILE // 2
+        if jitter:
+            e.pos[0] += int(u[j, 1] * 4) - 2
+            e.pos[1] += int(u[j, 2] * 4) - 2
+        e.show_duration = show_durations[int(u[j, 3] * show_durations.shape[0])]
+        e.show_delay = show_delays[int(u[j, 4] * show_delays.shape[0])]
+        e.explosion_duration = explosion_durations[int(u[j, 5] * explosion_durations.shape[0])]
+        e.explosion_delay = explosion_delays[int(u[j, 6] * explosion_delays.shape[0])]
+        e.num_commands = counts[j]
+        cx, cy = x, y
+        for c_index in range(counts[j]):
+            inside = np.empty(9, np.int64)
+            m = 0
+            for c in range(e.allowed):
+                if endless or (0 <= cx + DELTA_X[c] < n and 0 <= cy + DELTA_Y[c] < n):
+                    inside[m] = c
+                    m += 1
+            c = inside[int(u[j, N_EPISODE_DRAWS + c_index] * m)]
+            commands[ids[j], c_index] = c
+            cx, cy = cx + DELTA_X[c], cy + DELTA_Y[c]
+        first = commands[ids[j], 0]
+        e.target[0], e.target[1] = x + DELTA_X[first], y + DELTA_Y[first]
+        if endless:
+            e.target[0] %= 6
+            e.target[1] %= 6
+        e.show_len = (e.show_duration + e.show_delay) * e.num_commands
+        e.show_pos = 1 if e.show_len > 0 else 0  # the reset observation shows display frame 0 ...
+        e.shown_frame = 0 if e.show_len > 0 else -1  # ... if there is a display phase
+
+
+@njit(cache=True)
+def _step(state, commands, actions, active, grid, endless, reward, terminated, truncated, new_command):
+    """Advance every active env by one step (spec 3.3 and 4.3); see ``MortarMayhem``."""
+    for i in range(state.shape[0]):
+        reward[i] = 0.0
+        terminated[i] = truncated[i] = new_command[i] = False
+        if not active[i]:
+            continue
+        e = state[i]
+        if e.show_pos < e.show_len:  # display phase: show the next queued frame, the agent is frozen
+            e.shown_frame = e.show_pos
+            e.show_pos += 1
+        else:
+            e.shown_frame = -1
+            if grid:
+                _move_grid(e, actions[i, 0])
+            else:
+                _move_continuous(e, actions[i, 0], actions[i, 1], endless)
+            tx, ty = (e.pos[0] - e.offset) // TILE, (e.pos[1] - e.offset) // TILE
+            if endless:
+                tx, ty = tx % 6, ty % 6
+            on_target = tx == e.target[0] and ty == e.target[1]
+            r = 0.0
+            if not e.tiles_on and e.cmd_steps > 0 and e.cmd_steps % e.explosion_delay == 0:
+                # evaluation: the agent must stand on the target; every other tile turns red
+                e.cur += 1
+                e.tiles_on = True
+                e.cmd_steps = 1
+                if on_target:
+                    r += e.r_success
+                    e.completed += 1
+                else:
+                    r += e.r_fail
+                    terminated[i] = True
+                if e.cur >= e.num_commands:
+                    if on_target:
+                        r += e.r_episode
+                        if endless:  # next round: append a command, show it, run the sequence again
+                            new_command[i] = True
+                            e.show_first = e.num_commands
+                            e.num_commands += 1
+                            e.cur = 0
+                            e.verify_step = 0
+                            e.show_pos = 0
+                            e.show_len = e.show_duration + e.show_delay
+                        else:
+                            e.success = 1
+                    if not endless:
+                        terminated[i] = True
+            if e.tiles_on:
+                if e.verify_step > 0 and e.verify_step % e.explosion_duration == 0:
+                    # the explosion is over: the next command's target becomes active
+                    e.tiles_on = False
+                    e.verify_step = 0
+                    if e.cur < e.num_commands:
+                        c = commands[i, e.cur]
+                        e.target[0] += DELTA_X[c]
+                        e.target[1] += DELTA_Y[c]
+                        if endless:
+                            e.target[0] %= 6
+                            e.target[1] %= 6
+                else:
+                    if not on_target:  # left the safe tile while the others are deadly
+                        r = e.r_fail
+                        terminated[i] = True
+                    e.verify_step += 1
+            else:
+                e.cmd_steps += 1
+            reward[i] = r
+        e.t += 1
+        e.ep_return += reward[i]
+        truncated[i] = not terminated[i] and e.max_steps >= 1 and e.t == e.max_steps
+
+
+@njit(cache=True)
+def _move_grid(e, action):
+    """0 no-op, 1 turn left, 2 turn right, 3 one tile forward (not past the arena's edge)."""
+    if action == 1:
+        e.facing = (e.facing + 2) % 8
+    elif action == 2:
+        e.facing = (e.facing + 6) % 8
+    elif action == 3:
+        dx, dy = FORWARD_DELTA[e.facing, 0], FORWARD_DELTA[e.facing, 1]
+        tx, ty = (e.pos[0] - e.offset) // TILE + dx, (e.pos[1] - e.offset) // TILE + dy
+        if 0 <= tx < e.arena and 0 <= ty < e.arena:
+            e.pos[0] += TILE * dx
+            e.pos[1] += TILE * dy
+
+
+@njit(cache=True)
+def _move_continuous(e, h, v, wrap):
+    """[horizontal, vertical] in {0 none, 1 negative, 2 positive}; clamp to the arena, or wrap."""
+    facing = FACING[h, v]
+    if facing < 0:
+        return
+    e.facing = facing
+    speed = e.speed_diagonal if h > 0 and v > 0 else e.speed_straight
+    for axis, a in ((0, h), (1, v)):
+        p = e.pos[axis] + AXIS_STEP[a] * speed
+        if wrap:  # torus: leaving the screen by more than radius/2 re-enters on the other side
+            lim = e.radius // 2
+            if p > SCREEN + lim:
+                p = -lim
+            elif p < -lim:
+                p = SCREEN + lim
+        else:
+            p = min(max(p, e.offset + e.radius), e.offset + TILE * e.arena - e.radius)
+        e.pos[axis] = p
+
+
+@njit(cache=True)
+def _draw(state, commands, ids, frames, backgrounds, agent_dy, agent_dx, agent_rgb, sym_dy, sym_dx, sym_rgb):
+    """Draw envs ``ids``: arena (red but the target while the death tiles are on), agent, symbol."""
+    for j in range(ids.shape[0]):
+        i = ids[j]
+        e = state[i]
+        red = e.tiles_on and e.visual_feedback
+        copy_image(frames[j], backgrounds[e.bg + red])
+        if red:  # the target tile is never red
+            copy_rect(frames[j], backgrounds[e.bg], e.offset + TILE * e.target[0], e.offset + TILE * e.target[1],
+                      TILE, TILE)
+        blit(frames[j], agent_dy, agent_dx, agent_rgb, e.sprite + e.facing, e.pos[0], e.pos[1])
+        if e.shown_frame >= 0:
+            period = e.show_duration + e.show_delay
+            if e.shown_frame % period < e.show_duration:
+                c = commands[i, e.show_first + e.shown_frame // period]
+                blit(frames[j], sym_dy, sym_dx, sym_rgb, c, SYMBOL_AT, SYMBOL_AT)
 
 
 class MortarMayhemGrid(MortarMayhem):

@@ -85,3 +85,8 @@ def resolve_params(table: Mapping[str, Param], env_name: str, defaults: Mapping[
 
 def default_params(table: Mapping[str, Param]) -> dict[str, Any]:
     return {key: p.check(key, p.default) for key, p in table.items()}
+
+
+def pick(rng: np.random.Generator, values: tuple):
+    """One episode's value of a sampled parameter: uniform over ``values`` (no draw if only one)."""
+    return values[0] if len(values) == 1 else values[int(rng.integers(len(values)))]
