@@ -48,6 +48,7 @@ class Task:
     observation_space: ClassVar[gym.Space]
     action_space: ClassVar[gym.Space]
     render_fps: ClassVar[int] = 25
+    controls: ClassVar[str] = "continuous"  # key mapping of memory_gym_envs.play
     ground_truth_space: ClassVar[gym.spaces.Box | None] = None
 
     def __init__(self, num_envs: int):
@@ -242,7 +243,7 @@ class MemoryGymEnv(gym.Env):
         """Keyboard mapping for ``gymnasium.utils.play.play`` (see ``memory_gym_envs.play``)."""
         from .play import keys_to_action
 
-        return keys_to_action(self.action_space)
+        return keys_to_action(self.task.controls)
 
 
 # --- the native vector env -----------------------------------------------------------------------

@@ -457,6 +457,7 @@ class MortarMayhemGrid(MortarMayhem):
 
     env_id = "MortarMayhem-Grid-v0"
     grid = True
+    controls = "grid"
     render_fps = 6
     params = _rewards_and_timing(grid=True, act_only=False, endless=False)
     action_space = spaces.Discrete(4)
@@ -480,6 +481,7 @@ class MortarMayhemBGrid(MortarMayhemB):
 
     env_id = "MortarMayhemB-Grid-v0"
     grid = True
+    controls = "grid"
     render_fps = 1
     params = _rewards_and_timing(grid=True, act_only=True, endless=False)
     action_space = spaces.Discrete(4)

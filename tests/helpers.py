@@ -1,0 +1,29 @@
+"""Shared test helpers: comparing observations and infos, random action sequences."""
+import numpy as np
+
+
+def assert_same(a, b, path="value"):
+    """Deep equality of observations / infos (dicts, arrays, scalars), with a readable path."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), f"{path}: keys {sorted(a)} != {sorted(b)}"
+        for k in a:
+            assert_same(a[k], b[k], f"{path}[{k!r}]")
+    elif isinstance(a, (list, tuple)):
+        assert type(a) is type(b) and len(a) == len(b), f"{path}: {type(a)} of {len(a)} != {type(b)}"
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same(x, y, f"{path}[{i}]")
+    elif isinstance(a, np.ndarray) and a.dtype == object:
+        assert a.shape == b.shape, path
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same(x, y, f"{path}[{i}]")
+    elif isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a, b = np.asarray(a), np.asarray(b)
+        assert a.dtype == b.dtype, f"{path}: dtype {a.dtype} != {b.dtype}"
+        assert a.shape == b.shape and np.array_equal(a, b), f"{path}: arrays differ"
+    else:
+        assert type(a) is type(b) and a == b, f"{path}: {a!r} != {b!r}"
+
+
+def random_actions(space, count, seed):
+    space.seed(seed)
+    return [space.sample() for _ in range(count)]
