@@ -79,6 +79,10 @@ class Task:
     def debug_frame(self, i: int) -> np.ndarray:
         return upscale(self.debug_image(i), 4)
 
+    def human_fps(self, i: int) -> int:
+        """Frames per second of the human window for env ``i``'s current frame."""
+        return self.render_fps
+
     def step_info(self) -> dict[str, np.ndarray]:
         """Info keys present on every step and reset, as (N, ...) arrays."""
         return {}
@@ -231,7 +235,7 @@ class MemoryGymEnv(gym.Env):
             return frame
         if self._window is None:
             self._window = HumanWindow(self.metadata["render_fps"])
-        self._window.show(frame, f"{self.task.env_id}  seed {self._seed}")
+        self._window.show(frame, f"{self.task.env_id}  seed {self._seed}", self.task.human_fps(0))
         return None
 
     def close(self):

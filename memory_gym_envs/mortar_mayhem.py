@@ -228,6 +228,9 @@ class MortarMayhem(Task):
         blit(frame, r.dy, r.dx, r.rgb, 0, x, y)
         return frame
 
+    def human_fps(self, i: int) -> int:
+        return 3 if self.state["shown_frame"][i] >= 0 else self.render_fps  # the original's pace
+
     def step_info(self):
         s = self.state
         return {"ground_truth": s["target"] / np.maximum(s["arena"] - 1, 1)[:, None]}
