@@ -14,6 +14,7 @@ ENVS = {
     "MortarMayhemB-v0": ("mortar_mayhem", "MortarMayhemBEnv", "MortarMayhemBVectorEnv"),
     "MortarMayhemB-Grid-v0": ("mortar_mayhem", "MortarMayhemBGridEnv", "MortarMayhemBGridVectorEnv"),
     "Endless-MortarMayhem-v0": ("mortar_mayhem", "EndlessMortarMayhemEnv", "EndlessMortarMayhemVectorEnv"),
+    "ProofofMemory-v0": ("proof_of_memory", "ProofOfMemoryEnv", "ProofOfMemoryVectorEnv"),
 }
 
 for _id, (_module, _env, _vec) in ENVS.items():

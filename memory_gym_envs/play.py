@@ -26,6 +26,8 @@ _CONTROLS = {
     "continuous": [{1: ("left", "a"), 2: ("right", "d")}, {1: ("up", "w"), 2: ("down", "s")}],
     # Discrete(4): no-op, turn left, turn right, forward
     "grid": [{1: ("left", "a"), 2: ("right", "d"), 3: ("up", "w")}],
+    # Discrete(2): left, right (ProofofMemory-v0; "no key" plays left)
+    "left_right": [{1: ("right", "d")}],
 }
 
 
