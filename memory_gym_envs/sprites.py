@@ -100,7 +100,8 @@ def _pygame():
     return pygame
 
 
-def _surface(size: tuple[int, int]):
+def scratch_surface(size: tuple[int, int]):
+    """A pygame surface filled with the colour key (transparent), to draw one shape on."""
     pygame = _pygame()
     surf = pygame.Surface(size)
     surf.fill(_KEY)
@@ -108,7 +109,8 @@ def _surface(size: tuple[int, int]):
     return surf
 
 
-def _image(surf) -> np.ndarray:
+def surface_image(surf) -> np.ndarray:
+    """The surface as an RGB image in [y][x] layout (for ``Sprite.from_images``)."""
     return _pygame().surfarray.array3d(surf).transpose(1, 0, 2).copy()
 
 
@@ -130,12 +132,12 @@ def agent_sprite(scale: float = 0.25) -> Sprite:
     centre = size // 2
     images = []
     for variant in range(8):
-        surf = _surface((size, size))
+        surf = scratch_surface((size, size))
         pygame.draw.circle(surf, AGENT_BODY, (centre, centre), radius)
         for hand in ((-offset, -offset), (offset, -offset)):
             p = pygame.math.Vector2(hand).rotate(-45 * variant)
             pygame.draw.circle(surf, AGENT_HANDS, (centre + p.x, centre + p.y), hand_radius)
-        images.append(_image(surf))
+        images.append(surface_image(surf))
     return Sprite.from_images(images, anchor=(centre, centre))
 
 
@@ -155,7 +157,7 @@ def command_symbols(names: tuple[str, ...]) -> Sprite:
     pygame = _pygame()
     images = []
     for name in names:
-        surf = _surface((22, 22))
+        surf = scratch_surface((22, 22))
         if SYMBOL_ANGLES[name] is None:
             pygame.draw.circle(surf, WHITE, (10, 10), 10, 2)
             pygame.draw.line(surf, WHITE, (0, 9), (19, 9), 2)
@@ -164,7 +166,7 @@ def command_symbols(names: tuple[str, ...]) -> Sprite:
             pygame.draw.line(surf, WHITE, (20, 10), (10, 0), 2)
             pygame.draw.line(surf, WHITE, (20, 10), (10, 20), 2)
             surf = pygame.transform.rotate(surf, SYMBOL_ANGLES[name])
-        images.append(_image(surf))
+        images.append(surface_image(surf))
     return Sprite.from_images(images, anchor=(0, 0))
 
 
@@ -173,9 +175,9 @@ def ring(radius: int, width: int, colour: tuple[int, int, int]) -> Sprite:
     """A circle outline (debug views), anchored at its centre."""
     pygame = _pygame()
     size = 2 * radius + 4
-    surf = _surface((size, size))
+    surf = scratch_surface((size, size))
     pygame.draw.circle(surf, colour, (size // 2, size // 2), radius, width)
-    return Sprite.from_images([_image(surf)], anchor=(size // 2, size // 2))
+    return Sprite.from_images([surface_image(surf)], anchor=(size // 2, size // 2))
 
 
 def upscale(frame: np.ndarray, factor: int = 4) -> np.ndarray:
