@@ -1,0 +1,785 @@
+"""PPO with a Transformer-XL sliding-window episodic memory, for Memory Gym (CleanRL style).
+
+    python ppo_trxl.py --env-id MortarMayhem-Grid-v0
+    python ppo_trxl.py --env-id ProofofMemory-v0 --total-timesteps 25000 --num-envs 16 --num-steps 128 \
+        --update-epochs 4 --trxl-num-layers 4 --trxl-num-heads 1 --trxl-dim 64 --trxl-memory-length 16 \
+        --trxl-positional-encoding none --vf-coef 0.1 --max-grad-norm 0.5 --init-lr 3e-4 \
+        --init-ent-coef 1e-3 --clip-coef 0.2
+
+The agent (spec: AGENTS.md sections 0, 1): an encoder (Nature CNN for images, a linear layer for
+vectors, both for Dict observations), a stack of pre-LN Transformer-XL layers that is
+sequence-to-one (one query per step) and attends to a sliding window of the previous W-1 steps of
+the same episode, whose per-layer inputs were cached when those steps were taken (detached, stale
+by design), then a shared hidden layer and the actor/critic heads. Options: GRU gating (GTrXL),
+positional encoding on the query, observation reconstruction and ground-truth estimation losses.
+
+How it stays fast: each env keeps a buffer of the last ``W - 1 + num_steps`` memory entries (so
+episodes of any length run); keys/values of the entries are cached during the rollout; a
+minibatch holds whole env rollouts, so every memory entry is projected once per minibatch and the
+attention of all its steps is one banded, episode-masked matmul (no (minibatch, W, layers, D)
+window tensor). ``tests/test_ppo_trxl.py`` checks that loss and gradients equal the
+straightforward per-sample window computation.
+
+Outputs (CleanRL conventions): TensorBoard in ``runs/{run_name}``, ``--track`` (Weights & Biases),
+``--capture-video`` (env 0, ``videos/{run_name}``), ``--save-model``; checkpoints every
+``--checkpoint-interval`` iterations and on SIGINT/SIGTERM to ``runs/{run_name}/checkpoint.pt``,
+continued with ``--resume runs/{run_name}/checkpoint.pt``.
+"""
+from __future__ import annotations
+
+import importlib
+import math
+import os
+import random
+import secrets
+import signal
+import sys
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, fields
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import tyro
+from torch.distributions import Categorical
+from torch.utils.tensorboard import SummaryWriter
+
+import memory_gym_envs
+
+
+@dataclass
+class Args:
+    exp_name: str = os.path.basename(__file__)[: -len(".py")]
+    """the name of this experiment"""
+    seed: int = 1
+    """seed of the experiment"""
+    torch_deterministic: bool = True
+    """if toggled, `torch.backends.cudnn.deterministic=True`"""
+    cuda: bool = True
+    """if toggled, cuda will be used when available"""
+    track: bool = False
+    """if toggled, this experiment will be tracked with Weights and Biases"""
+    wandb_project_name: str = "cleanRL"
+    """the wandb's project name"""
+    wandb_entity: str | None = None
+    """the entity (team) of wandb's project"""
+    capture_video: bool = False
+    """whether to capture videos of the agent performances (env 0, debug view) into `videos/{run_name}`"""
+    save_model: bool = False
+    """whether to save the final model (with its args) into `runs/{run_name}/{exp_name}.cleanrl_model`"""
+    checkpoint_interval: int = 10
+    """save `runs/{run_name}/checkpoint.pt` every this many iterations (and on SIGINT/SIGTERM); 0: only on signals"""
+    resume: str | None = None
+    """path of a checkpoint.pt to continue (same run directory, TensorBoard log and global step)"""
+
+    # Algorithm specific arguments
+    env_id: str = "MortarMayhem-Grid-v0"
+    """the id of the environment"""
+    total_timesteps: int = 200_000_000
+    """total timesteps of the experiments"""
+    init_lr: float = 2.75e-4
+    """the initial learning rate of the optimizer"""
+    final_lr: float = 1.0e-5
+    """the final learning rate of the optimizer after linearly annealing"""
+    num_envs: int = 32
+    """the number of parallel game environments"""
+    num_steps: int = 512
+    """the number of steps to run in each environment per policy rollout"""
+    anneal_steps: int = 32 * 512 * 10000
+    """the number of steps to linearly anneal the learning rate and entropy coefficient"""
+    gamma: float = 0.995
+    """the discount factor gamma"""
+    gae_lambda: float = 0.95
+    """the lambda for the general advantage estimation"""
+    num_minibatches: int = 8
+    """the number of mini-batches (each holds num_envs / num_minibatches whole env rollouts)"""
+    update_epochs: int = 3
+    """the K epochs to update the policy"""
+    norm_adv: bool = False
+    """toggles advantages normalization (per minibatch)"""
+    clip_coef: float = 0.1
+    """the surrogate clipping coefficient"""
+    clip_vloss: bool = True
+    """toggles whether or not to use a clipped loss for the value function, as per the paper"""
+    init_ent_coef: float = 0.0001
+    """initial coefficient of the entropy bonus"""
+    final_ent_coef: float = 0.000001
+    """final coefficient of the entropy bonus after linearly annealing"""
+    vf_coef: float = 0.5
+    """coefficient of the value function"""
+    max_grad_norm: float = 0.25
+    """the maximum norm for the gradient clipping"""
+    target_kl: float | None = None
+    """the target KL divergence threshold (checked after each epoch)"""
+
+    # Transformer-XL specific arguments
+    trxl_num_layers: int = 3
+    """the number of transformer layers"""
+    trxl_num_heads: int = 4
+    """the number of heads used in multi-head attention"""
+    trxl_dim: int = 384
+    """the dimension of the transformer"""
+    trxl_memory_length: int = 119
+    """W: the length of the sliding window; a step attends to the W-1 previous steps of its episode"""
+    trxl_positional_encoding: str = "absolute"
+    """the positional encoding of the memory over episode steps: absolute (sinusoidal), learned or none"""
+    trxl_gating: bool = False
+    """GRU gating of the residual connections (GTrXL)"""
+    trxl_query_pe: bool = False
+    """also add the positional encoding to the query (the paper's QPos)"""
+    reconstruction_coef: float = 0.0
+    """the coefficient of the observation reconstruction loss; 0 disables the decoder"""
+    ground_truth_coef: float = 0.0
+    """the coefficient of the ground-truth estimation loss (envs whose info has `ground_truth`); 0 disables it"""
+    backward_chunk_size: int = 512
+    """backpropagate a minibatch in chunks of whole env rollouts of at most this many steps, accumulating
+    the gradients (the same gradient with less memory); 0: the whole minibatch at once"""
+
+    # to be filled in runtime
+    batch_size: int = 0
+    """the batch size (computed in runtime)"""
+    minibatch_size: int = 0
+    """the mini-batch size (computed in runtime)"""
+    num_iterations: int = 0
+    """the number of iterations (computed in runtime)"""
+
+
+# Fields that define the network: a checkpoint can only be resumed with the same values.
+ARCHITECTURE = ("env_id", "trxl_num_layers", "trxl_num_heads", "trxl_dim", "trxl_positional_encoding",
+                "trxl_gating", "trxl_query_pe", "reconstruction_coef", "ground_truth_coef")
+LEARNED_PE_STEPS = 2048  # rows of the learned positional encoding; later episode steps share the last row
+
+
+def fail(message: str) -> None:
+    """Bad input: one clear line on stderr and a non-zero exit, no traceback."""
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def parse_args(argv: list[str]) -> Args:
+    """tyro, after turning `--flag=True` / `--flag False` (what wandb sweep agents pass) into
+    tyro's `--flag` / `--no-flag`, for every boolean field."""
+    bools = {f.name for f in fields(Args) if f.type in (bool, "bool")}
+    out, i = [], 0
+    while i < len(argv):
+        arg, value = argv[i], None
+        name = arg[2:].split("=", 1)[0].replace("-", "_") if arg.startswith("--") else None
+        if name in bools:
+            if "=" in arg:
+                value = arg.split("=", 1)[1]
+            elif i + 1 < len(argv) and argv[i + 1].lower() in ("true", "false"):
+                value, i = argv[i + 1], i + 1
+        if value is not None:
+            if value.lower() not in ("true", "false", "1", "0"):
+                fail(f"--{name.replace('_', '-')} takes True or False, got {value!r}")
+            out.append(f"--{'' if value.lower() in ('true', '1') else 'no-'}{name.replace('_', '-')}")
+        else:
+            out.append(arg)
+        i += 1
+    return tyro.cli(Args, args=out)
+
+
+def check_args(args: Args) -> None:
+    env_id = args.env_id
+    if ":" in env_id:  # gymnasium's "module:EnvId" syntax: importing the module registers the id
+        module, env_id = env_id.split(":", 1)
+        try:
+            importlib.import_module(module)
+        except ImportError as e:
+            fail(f"--env-id {args.env_id!r}: cannot import module {module!r} ({e})")
+        args.env_id = env_id
+    if env_id not in gym.registry:
+        fail(f"unknown env id {env_id!r}; Memory Gym ids: {', '.join(memory_gym_envs.ENVS)}")
+    if args.trxl_memory_length < 1:
+        fail(f"--trxl-memory-length must be >= 1, got {args.trxl_memory_length}")
+    if args.trxl_positional_encoding not in ("absolute", "learned", "none"):
+        fail(f"--trxl-positional-encoding must be absolute, learned or none, got {args.trxl_positional_encoding!r}")
+    if args.trxl_dim % args.trxl_num_heads:
+        fail(f"--trxl-dim ({args.trxl_dim}) must be divisible by --trxl-num-heads ({args.trxl_num_heads})")
+    if args.num_envs < 1 or args.num_steps < 1 or args.num_minibatches < 1:
+        fail("--num-envs, --num-steps and --num-minibatches must be positive")
+    if (args.num_envs * args.num_steps) % args.num_minibatches or args.num_envs % args.num_minibatches:
+        fail(f"--num-envs ({args.num_envs}) must be divisible by --num-minibatches ({args.num_minibatches}): "
+             "a minibatch holds whole env rollouts (and num_envs * num_steps must divide evenly)")
+
+
+def make_env(args: Args, run_name: str):
+    """The training envs: our native batched vector env, same-step autoreset (the final obs of an
+    episode comes in info["final_obs"]; the returned obs is already the next episode's first)."""
+    kwargs = dict(num_envs=args.num_envs)
+    if gym.spec(args.env_id).vector_entry_point:
+        kwargs["autoreset_mode"] = gym.vector.AutoresetMode.SAME_STEP
+    else:  # any other gymnasium env: one process, same autoreset mode
+        kwargs.update(vectorization_mode="sync", vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP})
+    if args.capture_video:
+        kwargs["render_mode"] = "debug_rgb_array" if args.env_id in memory_gym_envs.ENVS else "rgb_array"
+    envs = gym.make_vec(args.env_id, **kwargs)
+    if args.capture_video:
+        envs = gym.wrappers.vector.RecordVideo(envs, f"videos/{run_name}", record_first_only=True)
+    return envs
+
+
+def layer_init(layer, std=np.sqrt(2), bias_const=None):
+    torch.nn.init.orthogonal_(layer.weight, std)
+    if bias_const is not None:
+        torch.nn.init.constant_(layer.bias, bias_const)
+    return layer
+
+
+def sinusoidal_encoding(steps: torch.Tensor, dim: int) -> torch.Tensor:
+    """[sin | cos] encoding of (any number of) integer episode steps -> (*steps.shape, dim)."""
+    inv_freq = 1.0 / (10000 ** (torch.arange(0, dim, 2, device=steps.device, dtype=torch.float32) / dim))
+    angles = steps.to(torch.float32)[..., None] * inv_freq
+    return torch.cat([angles.sin(), angles.cos()], dim=-1)
+
+
+class GRUGate(nn.Module):
+    """GTrXL's gating layer: out = (1 - z) * x + z * h_hat (replaces the residual x + y)."""
+
+    def __init__(self, dim: int, bias: float = 2.0):
+        super().__init__()
+        self.w = nn.Linear(dim, 3 * dim, bias=False)
+        self.u_rz = nn.Linear(dim, 2 * dim, bias=False)
+        self.u_g = nn.Linear(dim, dim, bias=False)
+        self.bg = nn.Parameter(torch.full((dim,), bias))
+
+    def forward(self, x, y):
+        wr, wz, wg = self.w(y).chunk(3, dim=-1)
+        ur, uz = self.u_rz(x).chunk(2, dim=-1)
+        r = torch.sigmoid(wr + ur)
+        z = torch.sigmoid(wz + uz - self.bg)
+        h = torch.tanh(wg + self.u_g(r * x))
+        return (1 - z) * x + z * h
+
+
+class TrXLLayer(nn.Module):
+    """Pre-LN Transformer-XL layer, sequence-to-one: queries attend to cached memory entries."""
+
+    def __init__(self, dim: int, num_heads: int, gating: bool):
+        super().__init__()
+        self.num_heads = num_heads
+        self.norm_q, self.norm_kv, self.norm_attn = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.q, self.k, self.v = nn.Linear(dim, dim), nn.Linear(dim, dim), nn.Linear(dim, dim)
+        self.out = nn.Linear(dim, dim)
+        self.fc = nn.Linear(dim, dim)
+        self.gate_attn = GRUGate(dim) if gating else None
+        self.gate_fc = GRUGate(dim) if gating else None
+
+    def keys_values(self, memory: torch.Tensor):
+        """Project memory entries (their cached layer inputs + positional encoding) to keys and values."""
+        m = self.norm_kv(memory)
+        return self.k(m), self.v(m)
+
+    def forward(self, x, keys, values, mask, query_pe=None):
+        """x: (B, Q, D) queries' inputs; keys/values: (B, K, D); mask: (B, Q, K) bool, True = attend."""
+        q = self.q(self.norm_q(x if query_pe is None else x + query_pe))
+        b, nq, d = q.shape
+        h = self.num_heads
+        q = q.view(b, nq, h, d // h).transpose(1, 2)
+        k = keys.view(b, -1, h, d // h).transpose(1, 2)
+        v = values.view(b, -1, h, d // h).transpose(1, 2)
+        scores = (q @ k.transpose(-1, -2)) / math.sqrt(d // h)
+        # A query without any valid key (the first step of an episode, or W = 1) attends to nothing:
+        # its attention output is 0. A finite fill keeps softmax and its gradient NaN-free.
+        scores = scores.masked_fill(~mask[:, None], -1e9)
+        probs = torch.softmax(scores, dim=-1) * mask.any(-1)[:, None, :, None]
+        attn = self.out((probs @ v).transpose(1, 2).reshape(b, nq, d))
+        x = self.gate_attn(x, attn) if self.gate_attn else x + attn
+        y = F.relu(self.fc(self.norm_attn(x)))
+        return self.gate_fc(x, y) if self.gate_fc else x + y
+
+
+class Agent(nn.Module):
+    def __init__(self, args: Args, observation_space: gym.Space, action_space: gym.Space, ground_truth_dim: int):
+        super().__init__()
+        d = args.trxl_dim
+        self.dim, self.num_layers = d, args.trxl_num_layers
+        self.image_key = self.vector_key = None
+        encoded = 0
+        if isinstance(observation_space, gym.spaces.Dict):
+            for key, space in observation_space.spaces.items():
+                if len(space.shape) == 3:
+                    self.image_key = key
+                else:
+                    self.vector_key = key
+                    encoded += space.shape[0]
+        elif len(observation_space.shape) == 3:
+            self.image_key = ""
+        else:
+            self.vector_key = ""
+            encoded += observation_space.shape[0]
+        if self.image_key is not None:
+            self.cnn = nn.Sequential(
+                layer_init(nn.Conv2d(3, 32, 8, stride=4)), nn.ReLU(),
+                layer_init(nn.Conv2d(32, 64, 4, stride=2)), nn.ReLU(),
+                layer_init(nn.Conv2d(64, 64, 3, stride=1)), nn.ReLU(),
+                nn.Flatten(),
+            )
+            encoded += 64 * 7 * 7
+            self.encoder = nn.Sequential(layer_init(nn.Linear(encoded, d)), nn.ReLU())
+        else:  # vector observations: a linear encoder without activation (as the reference)
+            self.encoder = layer_init(nn.Linear(encoded, d))
+        self.pe_kind = args.trxl_positional_encoding
+        if self.pe_kind == "learned":
+            self.learned_pe = nn.Parameter(torch.randn(LEARNED_PE_STEPS, d))
+        self.query_pe = args.trxl_query_pe
+        self.layers = nn.ModuleList(TrXLLayer(d, args.trxl_num_heads, args.trxl_gating)
+                                    for _ in range(args.trxl_num_layers))
+        self.hidden_post_trxl = nn.Sequential(layer_init(nn.Linear(d, d)), nn.ReLU())
+        self.nvec = action_space.nvec.tolist() if isinstance(action_space, gym.spaces.MultiDiscrete) else [action_space.n]
+        self.actor_branches = nn.ModuleList(layer_init(nn.Linear(d, n), np.sqrt(0.01)) for n in self.nvec)
+        self.critic = layer_init(nn.Linear(d, 1), 1)
+        if args.reconstruction_coef > 0:
+            if self.image_key is None:
+                raise ValueError("--reconstruction-coef needs image observations")
+            self.transposed_cnn = nn.Sequential(
+                layer_init(nn.Linear(d, 64 * 7 * 7)), nn.ReLU(), nn.Unflatten(1, (64, 7, 7)),
+                layer_init(nn.ConvTranspose2d(64, 64, 3, stride=1)), nn.ReLU(),
+                layer_init(nn.ConvTranspose2d(64, 32, 4, stride=2)), nn.ReLU(),
+                layer_init(nn.ConvTranspose2d(32, 3, 8, stride=4)), nn.Sigmoid(),
+            )
+        if args.ground_truth_coef > 0:
+            self.ground_truth_head = layer_init(nn.Linear(d, ground_truth_dim), 1)
+
+    # --- pieces ---------------------------------------------------------------------------------
+
+    def image(self, obs):
+        return obs if self.image_key == "" else obs[self.image_key]
+
+    def encode(self, obs) -> torch.Tensor:
+        """Observations (a batch, any leading dims) -> (..., D)."""
+        parts, dtype = [], self.critic.weight.dtype
+        if self.image_key is not None:
+            img = self.image(obs)
+            lead = img.shape[:-3]
+            parts.append(self.cnn(img.reshape(-1, *img.shape[-3:]).permute(0, 3, 1, 2).to(dtype) / 255.0))
+        if self.vector_key is not None:
+            vec = obs if self.vector_key == "" else obs[self.vector_key]
+            lead = vec.shape[:-1]
+            parts.append(vec.reshape(-1, vec.shape[-1]).to(dtype))
+        return self.encoder(torch.cat(parts, dim=-1)).view(*lead, self.dim)
+
+    def positional_encoding(self, steps: torch.Tensor):
+        if self.pe_kind == "absolute":
+            return sinusoidal_encoding(steps, self.dim)
+        if self.pe_kind == "learned":
+            return self.learned_pe[steps.clamp(max=LEARNED_PE_STEPS - 1)]
+        return None
+
+    def keys_values(self, layer: int, memory: torch.Tensor, steps: torch.Tensor):
+        """Keys and values of memory entries (..., D) of one layer taken at episode steps ``steps``."""
+        pe = self.positional_encoding(steps)
+        return self.layers[layer].keys_values(memory if pe is None else memory + pe)
+
+    def heads(self, x):
+        x = self.hidden_post_trxl(x)
+        logits = [branch(x) for branch in self.actor_branches]
+        return x, logits, self.critic(x).squeeze(-1)
+
+    # --- the two forwards -----------------------------------------------------------------------
+
+    def step(self, obs, keys, values, mask, steps):
+        """Rollout: one query per env. keys/values: (E, L, K, D) cached window; mask (E, K).
+        Returns logits, value, the step's per-layer inputs (E, L, D) to cache."""
+        x = self.encode(obs)[:, None]
+        qpe = self.positional_encoding(steps)[:, None] if self.query_pe and self.pe_kind != "none" else None
+        inputs = []
+        for i, layer in enumerate(self.layers):
+            inputs.append(x[:, 0])
+            x = layer(x, keys[:, i], values[:, i], mask[:, None], qpe)
+        _, logits, value = self.heads(x[:, 0])
+        return logits, value, torch.stack(inputs, dim=1)
+
+    def forward_rollouts(self, obs, memory, memory_steps, mask, query_steps):
+        """Update: all steps of some envs' rollouts at once. obs: (E, T, ...); memory: (E, P, L, D)
+        cached layer inputs with their episode steps (E, P); mask: (E, T, P) which entries each
+        step attends to. Every entry is projected once; the attention is one masked matmul."""
+        x = self.encode(obs)
+        qpe = self.positional_encoding(query_steps) if self.query_pe and self.pe_kind != "none" else None
+        for i, layer in enumerate(self.layers):
+            k, v = self.keys_values(i, memory[:, :, i], memory_steps)
+            x = layer(x, k, v, mask, qpe)
+        return self.heads(x)
+
+    def reconstruct(self, hidden):
+        lead = hidden.shape[:-1]
+        out = self.transposed_cnn(hidden.reshape(-1, self.dim))
+        return out.permute(0, 2, 3, 1).reshape(*lead, 84, 84, 3)
+
+
+def sample_actions(logits):
+    dists = [Categorical(logits=lg) for lg in logits]
+    action = torch.stack([d.sample() for d in dists], dim=-1)
+    logprob = torch.stack([d.log_prob(a) for d, a in zip(dists, action.unbind(-1))], dim=-1)
+    return action, logprob
+
+
+def evaluate_actions(logits, actions):
+    dists = [Categorical(logits=lg) for lg in logits]
+    logprob = torch.stack([d.log_prob(a) for d, a in zip(dists, actions.unbind(-1))], dim=-1)
+    entropy = torch.stack([d.entropy() for d in dists], dim=-1).sum(-1)
+    return logprob, entropy
+
+
+def ppo_loss(agent: Agent, args: Args, mb: dict, ent_coef: float, adv_mean=None, adv_std=None):
+    """The PPO loss of a minibatch (or a chunk of one) of whole env rollouts (see ``forward_rollouts``).
+    Every term is a mean over the steps, so the chunks' losses weighted by their share of the
+    steps add up to the minibatch's loss. ``adv_mean``/``adv_std``: the minibatch's advantage
+    statistics for ``--norm-adv`` (default: this batch's)."""
+    hidden, logits, newvalue = agent.forward_rollouts(mb["obs"], mb["memory"], mb["memory_steps"],
+                                                      mb["mask"], mb["query_steps"])
+    newlogprob, entropy = evaluate_actions(logits, mb["actions"])
+    logratio = newlogprob - mb["logprobs"]
+    ratio = logratio.exp()
+    advantages = mb["advantages"]
+    if args.norm_adv:
+        if adv_mean is None:
+            adv_mean, adv_std = advantages.mean(), advantages.std()
+        advantages = (advantages - adv_mean) / (adv_std + 1e-8)
+    advantages = advantages[..., None]  # the same advantage for every action branch
+    pg_loss = torch.max(-advantages * ratio, -advantages * ratio.clamp(1 - args.clip_coef, 1 + args.clip_coef)).mean()
+    if args.clip_vloss:
+        v_clipped = mb["values"] + (newvalue - mb["values"]).clamp(-args.clip_coef, args.clip_coef)
+        v_loss = torch.max((newvalue - mb["returns"]) ** 2, (v_clipped - mb["returns"]) ** 2).mean()
+    else:
+        v_loss = ((newvalue - mb["returns"]) ** 2).mean()
+    entropy_loss = entropy.mean()
+    loss = pg_loss - ent_coef * entropy_loss + args.vf_coef * v_loss
+    stats = {"policy_loss": pg_loss, "value_loss": v_loss, "entropy": entropy_loss}
+    if args.reconstruction_coef > 0:
+        target = agent.image(mb["obs"]).float() / 255.0
+        r_loss = F.binary_cross_entropy(agent.reconstruct(hidden), target)
+        loss = loss + args.reconstruction_coef * r_loss
+        stats["reconstruction_loss"] = r_loss
+    if args.ground_truth_coef > 0:
+        gt_loss = F.mse_loss(agent.ground_truth_head(hidden), mb["ground_truth"])
+        loss = loss + args.ground_truth_coef * gt_loss
+        stats["ground_truth_loss"] = gt_loss
+    with torch.no_grad():
+        stats["old_approx_kl"] = (-logratio).mean()
+        stats["approx_kl"] = ((ratio - 1) - logratio).mean()
+        stats["clipfrac"] = ((ratio - 1.0).abs() > args.clip_coef).float().mean()
+    return loss, stats
+
+
+def attention_mask(query_pos, query_episode, entry_episode, window: int):
+    """(E, T, P) bool: entry p is visible to the query at buffer position q iff it is one of the
+    W-1 previous steps (q-W+1 <= p < q) of the same episode."""
+    p = torch.arange(entry_episode.shape[1], device=entry_episode.device)
+    q = query_pos[..., None]
+    return (p < q) & (p >= q - window + 1) & (entry_episode[:, None, :] == query_episode[..., None])
+
+
+def to_torch(obs, device):
+    if isinstance(obs, dict):
+        return {k: torch.as_tensor(v, device=device) for k, v in obs.items()}
+    return torch.as_tensor(obs, device=device)
+
+
+def index_obs(obs, idx):
+    return {k: v[idx] for k, v in obs.items()} if isinstance(obs, dict) else obs[idx]
+
+
+def save_checkpoint(path, agent, optimizer, args, iteration, global_step, wandb_id):
+    """Atomically (write, then rename) so an interruption never leaves a broken checkpoint."""
+    state = {"model": agent.state_dict(), "optimizer": optimizer.state_dict(), "args": asdict(args),
+             "iteration": iteration, "global_step": global_step, "wandb_id": wandb_id,
+             "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}}
+    torch.save(state, path + ".tmp")
+    os.replace(path + ".tmp", path)
+
+
+class StopFlag:
+    """SIGINT/SIGTERM set a flag: the loop checkpoints at the next safe point and exits."""
+
+    def __init__(self):
+        self.signal = None
+        for s in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(s, self.handle)
+
+    def handle(self, signum, frame):
+        if self.signal is not None:  # a second signal: stop at once
+            raise KeyboardInterrupt
+        self.signal = signum
+        print(f"\nreceived {signal.Signals(signum).name}: saving a checkpoint and stopping", flush=True)
+
+
+if __name__ == "__main__":
+    args = parse_args(sys.argv[1:])
+    check_args(args)
+    checkpoint = None
+    if args.resume:
+        if not os.path.isfile(args.resume):
+            fail(f"--resume: no checkpoint file {args.resume!r}")
+        checkpoint = torch.load(args.resume, map_location="cpu", weights_only=False)
+        saved = checkpoint["args"]
+        different = [k for k in ARCHITECTURE if saved.get(k) != getattr(args, k)]
+        if different:
+            fail("--resume: the checkpoint is from another env or architecture: "
+                 + ", ".join(f"{k}={saved.get(k)!r} (now {getattr(args, k)!r})" for k in different))
+    args.batch_size = int(args.num_envs * args.num_steps)
+    args.minibatch_size = int(args.batch_size // args.num_minibatches)
+    args.num_iterations = args.total_timesteps // args.batch_size
+    run_name = (os.path.basename(os.path.dirname(os.path.abspath(args.resume))) if args.resume
+                else f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}")
+    run_dir = f"runs/{run_name}"
+    os.makedirs(run_dir, exist_ok=True)
+    start_iteration, global_step = 1, 0
+    if checkpoint:
+        start_iteration, global_step = checkpoint["iteration"] + 1, checkpoint["global_step"]
+    wandb_id = checkpoint.get("wandb_id") if checkpoint else None
+    if args.track:
+        import wandb
+
+        wandb_id = wandb_id or secrets.token_hex(4)  # kept in checkpoints, so a resumed run continues it
+        wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, sync_tensorboard=True,
+                   config=vars(args), name=run_name, id=wandb_id, resume="allow", save_code=True)
+    # On resume, TensorBoard drops what the interrupted run logged after the checkpoint.
+    writer = SummaryWriter(run_dir, purge_step=global_step + 1 if checkpoint else None)
+    if not checkpoint:
+        writer.add_text("hyperparameters", "|param|value|\n|-|-|\n%s" % (
+            "\n".join([f"|{key}|{value}|" for key, value in vars(args).items()])))
+
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    torch.backends.cudnn.deterministic = args.torch_deterministic
+    device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
+
+    envs = make_env(args, run_name)
+    gt_space = getattr(envs.unwrapped, "ground_truth_space", None)
+    if args.ground_truth_coef > 0 and gt_space is None:
+        fail(f"--ground-truth-coef needs an env whose info has ground_truth; {args.env_id} has none")
+    if not isinstance(envs.single_action_space, (gym.spaces.Discrete, gym.spaces.MultiDiscrete)):
+        fail(f"{args.env_id}: only Discrete and MultiDiscrete action spaces are supported")
+    try:
+        agent = Agent(args, envs.single_observation_space, envs.single_action_space,
+                      gt_space.shape[0] if gt_space is not None else 0).to(device)
+    except ValueError as e:
+        fail(f"{args.env_id}: {e}")
+    optimizer = torch.optim.AdamW(agent.parameters(), lr=args.init_lr)
+    if checkpoint:
+        agent.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        random.setstate(checkpoint["rng"]["python"])
+        np.random.set_state(checkpoint["rng"]["numpy"])
+        torch.set_rng_state(checkpoint["rng"]["torch"])
+
+    # Rollout storage. Memory buffers hold W-1 entries carried over from the previous rollout
+    # (the window of its last steps) followed by this rollout's num_steps entries.
+    E, T, W, L, D = args.num_envs, args.num_steps, args.trxl_memory_length, args.trxl_num_layers, args.trxl_dim
+    C = W - 1  # carried entries
+    P = C + T
+    obs_space = envs.single_observation_space
+    if isinstance(obs_space, gym.spaces.Dict):
+        obs_buf = {k: torch.zeros((T, E) + s.shape, dtype=torch.as_tensor(s.sample()).dtype, device=device)
+                   for k, s in obs_space.spaces.items()}
+    else:
+        obs_buf = torch.zeros((T, E) + obs_space.shape, dtype=torch.as_tensor(obs_space.sample()).dtype, device=device)
+    n_branches = len(agent.nvec)
+    actions = torch.zeros((T, E, n_branches), dtype=torch.long, device=device)
+    logprobs = torch.zeros((T, E, n_branches), device=device)
+    rewards = torch.zeros((T, E), device=device)
+    dones = torch.zeros((T, E), device=device)
+    values = torch.zeros((T, E), device=device)
+    ground_truth = torch.zeros((T, E, gt_space.shape[0] if gt_space is not None else 0), device=device)
+    memory = torch.zeros((E, P, L, D), device=device)  # cached per-layer inputs
+    keys = torch.zeros((E, L, P, D), device=device)  # their keys and values under the current weights
+    vals = torch.zeros((E, L, P, D), device=device)
+    entry_step = torch.zeros((E, P), dtype=torch.long, device=device)  # episode step of each entry
+    entry_episode = torch.full((E, P), -1, dtype=torch.long, device=device)  # episode id; -1: empty
+
+    stop = StopFlag()
+    episode_infos: deque = deque(maxlen=100)
+    start_time = time.time()
+    start_step = global_step
+    next_obs, info = envs.reset(seed=args.seed + 1000 * (start_iteration - 1))
+    next_gt = info.get("ground_truth")
+    episode_step = torch.zeros(E, dtype=torch.long, device=device)
+    episode_id = torch.arange(E, device=device)  # unique per env and episode
+    episode_return = np.zeros(E)
+    env_range = torch.arange(E, device=device)
+    iteration = start_iteration - 1
+    for iteration in range(start_iteration, args.num_iterations + 1):
+        frac = min(1.0, global_step / args.anneal_steps)
+        lr = args.init_lr + frac * (args.final_lr - args.init_lr)
+        ent_coef = args.init_ent_coef + frac * (args.final_ent_coef - args.init_ent_coef)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+
+        # The carried entries' keys and values under the current weights.
+        with torch.no_grad():
+            for i in range(L):
+                k, v = agent.keys_values(i, memory[:, :C, i], entry_step[:, :C])
+                keys[:, i, :C], vals[:, i, :C] = k, v
+        completed = True
+        rollout_t0, env_time = time.time(), 0.0
+        for step in range(T):
+            if stop.signal is not None:
+                completed = False
+                break
+            pos = C + step
+            obs_t = to_torch(next_obs, device)
+            if isinstance(obs_buf, dict):
+                for k in obs_buf:
+                    obs_buf[k][step] = obs_t[k]
+            else:
+                obs_buf[step] = obs_t
+            if next_gt is not None and ground_truth.shape[-1]:
+                ground_truth[step] = torch.as_tensor(next_gt, dtype=torch.float32, device=device)
+            entry_step[:, pos], entry_episode[:, pos] = episode_step, episode_id
+            with torch.no_grad():
+                window = slice(max(0, pos - C), pos)
+                mask = entry_episode[:, window] == episode_id[:, None]
+                logits, value, inputs = agent.step(obs_t, keys[:, :, window], vals[:, :, window], mask, episode_step)
+                action, logprob = sample_actions(logits)
+                memory[:, pos] = inputs
+                for i in range(L):
+                    k, v = agent.keys_values(i, inputs[:, i], episode_step)
+                    keys[:, i, pos], vals[:, i, pos] = k, v
+            actions[step], logprobs[step], values[step] = action, logprob, value
+            env_action = action.cpu().numpy() if n_branches > 1 else action[:, 0].cpu().numpy()
+            env_t0 = time.time()
+            next_obs, reward, terminated, truncated, info = envs.step(env_action)
+            env_time += time.time() - env_t0
+            next_gt = info.get("ground_truth")
+            done = np.logical_or(terminated, truncated)
+            episode_return += reward
+            reward = torch.as_tensor(reward, dtype=torch.float32, device=device)
+            if truncated.any():  # time limit: bootstrap from the final observation's value
+                ids = np.flatnonzero(truncated & ~terminated)
+                final = info["final_obs"]
+                final_obs = to_torch({k: np.stack([final[i][k] for i in ids]) for k in final[ids[0]]}
+                                     if isinstance(final[ids[0]], dict) else np.stack([final[i] for i in ids]), device)
+                idx = torch.as_tensor(ids, device=device)
+                window = slice(max(0, pos + 1 - C), pos + 1)
+                mask = entry_episode[idx, window] == episode_id[idx, None]
+                with torch.no_grad():
+                    _, final_value, _ = agent.step(final_obs, keys[idx, :, window], vals[idx, :, window],
+                                                   mask, episode_step[idx] + 1)
+                reward[idx] += args.gamma * final_value
+            rewards[step] = reward
+            done_t = torch.as_tensor(done, dtype=torch.float32, device=device)
+            dones[step] = done_t
+            global_step += E
+            for i in np.flatnonzero(done):
+                final_info = info.get("final_info", {})
+                episode = {k: float(v[i]) for k, v in final_info.items()  # the env's own episode statistics
+                           if not k.startswith("_") and np.ndim(v) == 1 and final_info[f"_{k}"][i]}
+                episode["reward"], episode["length"] = episode_return[i], episode_step[i].item() + 1
+                episode_infos.append(episode)
+                episode_return[i] = 0.0
+                writer.add_scalar("charts/episodic_return", episode["reward"], global_step)
+                writer.add_scalar("charts/episodic_length", episode["length"], global_step)
+            episode_step = torch.where(done_t.bool(), 0, episode_step + 1)
+            episode_id = torch.where(done_t.bool(), episode_id + E, episode_id)
+        if not completed:  # interrupted mid-rollout: keep the last completed iteration
+            global_step -= (step) * E
+            break
+        rollout_time = time.time() - rollout_t0
+
+        # Bootstrap value: the next observation with a window that includes the newest entries.
+        with torch.no_grad():
+            pos = C + T
+            window = slice(max(0, pos - C), pos)
+            mask = entry_episode[:, window] == episode_id[:, None]
+            _, next_value, _ = agent.step(to_torch(next_obs, device), keys[:, :, window], vals[:, :, window],
+                                          mask, episode_step)
+            advantages = torch.zeros_like(rewards)
+            lastgaelam = 0
+            for t in reversed(range(T)):
+                nextvalues = next_value if t == T - 1 else values[t + 1]
+                nextnonterminal = 1.0 - dones[t]
+                delta = rewards[t] + args.gamma * nextvalues * nextnonterminal - values[t]
+                advantages[t] = lastgaelam = delta + args.gamma * args.gae_lambda * nextnonterminal * lastgaelam
+            returns = advantages + values
+
+        # Optimize: each minibatch holds whole env rollouts (env-major tensors).
+        update_t0 = time.time()
+        b = {"obs": {k: v.transpose(0, 1) for k, v in obs_buf.items()} if isinstance(obs_buf, dict)
+             else obs_buf.transpose(0, 1),
+             "actions": actions.transpose(0, 1), "logprobs": logprobs.transpose(0, 1),
+             "advantages": advantages.T, "returns": returns.T, "values": values.T,
+             "ground_truth": ground_truth.transpose(0, 1), "memory": memory,
+             "memory_steps": entry_step, "query_steps": entry_step[:, C:]}
+        envs_per_mb = E // args.num_minibatches
+        envs_per_chunk = max(1, args.backward_chunk_size // T) if args.backward_chunk_size > 0 else envs_per_mb
+        clipfracs = []
+        for epoch in range(args.update_epochs):
+            perm = torch.randperm(E, device=device)
+            for start in range(0, E, envs_per_mb):
+                ids = perm[start:start + envs_per_mb]
+                adv = b["advantages"][ids]
+                optimizer.zero_grad()
+                for chunk in ids.split(envs_per_chunk):
+                    mb = {k: index_obs(v, chunk) for k, v in b.items()}
+                    query_pos = torch.arange(C, P, device=device).expand(len(chunk), T)
+                    mb["mask"] = attention_mask(query_pos, entry_episode[chunk, C:], entry_episode[chunk], W)
+                    loss, stats = ppo_loss(agent, args, mb, ent_coef, adv.mean(), adv.std())
+                    (loss * len(chunk) / len(ids)).backward()
+                    clipfracs.append(stats["clipfrac"].item())
+                nn.utils.clip_grad_norm_(agent.parameters(), args.max_grad_norm)
+                optimizer.step()
+            if args.target_kl is not None and stats["approx_kl"] > args.target_kl:
+                break
+        update_time = time.time() - update_t0
+
+        # Carry the last W-1 entries over to the next rollout's window.
+        memory[:, :C] = memory[:, T:].clone()
+        entry_step[:, :C] = entry_step[:, T:].clone()
+        entry_episode[:, :C] = entry_episode[:, T:].clone()
+
+        y_pred, y_true = values.flatten().cpu().numpy(), returns.flatten().cpu().numpy()
+        var_y = np.var(y_true)
+        explained_var = np.nan if var_y == 0 else 1 - np.var(y_true - y_pred) / var_y
+        sps = int((global_step - start_step) / (time.time() - start_time))
+        writer.add_scalar("charts/learning_rate", lr, global_step)
+        writer.add_scalar("charts/entropy_coefficient", ent_coef, global_step)
+        writer.add_scalar("charts/SPS", sps, global_step)
+        writer.add_scalar("charts/rollout_time", rollout_time, global_step)
+        writer.add_scalar("charts/env_time", env_time, global_step)
+        writer.add_scalar("charts/update_time", update_time, global_step)
+        for k, v in stats.items():
+            writer.add_scalar(f"losses/{k}", v.item(), global_step)
+        writer.add_scalar("losses/clipfrac", np.mean(clipfracs), global_step)
+        writer.add_scalar("losses/explained_variance", explained_var, global_step)
+        writer.add_scalar("episode/value_mean", values.mean().item(), global_step)
+        writer.add_scalar("episode/advantage_mean", advantages.mean().item(), global_step)
+        if episode_infos:
+            for key in episode_infos[-1]:
+                if key not in ("reward", "length"):
+                    writer.add_scalar(f"episode/{key}", np.mean([e[key] for e in episode_infos if key in e]), global_step)
+        ret = np.mean([e["reward"] for e in episode_infos]) if episode_infos else float("nan")
+        length = np.mean([e["length"] for e in episode_infos]) if episode_infos else float("nan")
+        print(f"iter {iteration}/{args.num_iterations} step {global_step} SPS {sps} return {ret:.2f} "
+              f"length {length:.1f} pi_loss {stats['policy_loss'].item():.3f} v_loss {stats['value_loss'].item():.3f} "
+              f"entropy {stats['entropy'].item():.3f} value {values.mean().item():.3f} "
+              f"adv {advantages.mean().item():.3f} (rollout {rollout_time:.1f}s of which env {env_time:.1f}s, "
+              f"update {update_time:.1f}s)",
+              flush=True)
+        interrupted = stop.signal is not None
+        if interrupted or (args.checkpoint_interval > 0 and iteration % args.checkpoint_interval == 0):
+            save_checkpoint(f"{run_dir}/checkpoint.pt", agent, optimizer, args, iteration, global_step, wandb_id)
+        if interrupted:
+            break
+
+    if stop.signal is not None:
+        if not completed:
+            save_checkpoint(f"{run_dir}/checkpoint.pt", agent, optimizer, args, iteration - 1, global_step, wandb_id)
+        print(f"checkpoint saved; continue with: python {os.path.basename(__file__)} --resume {run_dir}/checkpoint.pt",
+              flush=True)
+    else:
+        save_checkpoint(f"{run_dir}/checkpoint.pt", agent, optimizer, args, iteration, global_step, wandb_id)
+        if args.save_model:
+            model_path = f"{run_dir}/{args.exp_name}.cleanrl_model"
+            torch.save({"model_weights": agent.state_dict(), "args": vars(args)}, model_path)
+            print(f"model saved to {model_path}")
+    envs.close()
+    writer.close()
+    if args.track:
+        wandb.finish()
+    if stop.signal is not None:
+        sys.exit(128 + stop.signal)
