@@ -68,8 +68,9 @@ def action_from_pressed(controls: str, pressed) -> object:
     return np.array(values, np.int64) if controls == "continuous" else values[0]
 
 
-def play(env_id: str, seed: int = 0, debug: bool = False, max_steps: int | None = None) -> None:
-    """Run the interactive loop (``max_steps`` ends it early, for tests)."""
+def play(env_id: str, seed: int = 0, debug: bool = False, max_steps: int | None = None,
+         fps: int | None = None) -> None:
+    """Run the interactive loop (``max_steps`` ends it early and ``fps=0`` removes the pacing, for tests)."""
     import gymnasium as gym
 
     import memory_gym_envs  # noqa: F401  (registers the ids)
@@ -81,7 +82,7 @@ def play(env_id: str, seed: int = 0, debug: bool = False, max_steps: int | None 
     pygame.display.init()
     screen = pygame.display.set_mode((336, 336))
     clock = pygame.time.Clock()
-    fps = env.metadata["render_fps"]
+    fps = env.metadata["render_fps"] if fps is None else fps
 
     def restart(s):
         env.reset(seed=s)

@@ -162,7 +162,7 @@ def test_keys_to_action_is_valid_for_gymnasium_play(env_id):
 
 
 def test_play_runs_headless(capsys):
-    play("MortarMayhem-Grid-v0", seed=3, max_steps=60)
+    play("MortarMayhem-Grid-v0", seed=3, max_steps=60, fps=0)
     assert "seed 3: reward=" in capsys.readouterr().out  # the no-op player fails the first command
 
 

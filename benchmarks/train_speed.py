@@ -1,0 +1,99 @@
+"""Training speed and memory: one iteration of each training script at its default config.
+
+    python benchmarks/train_speed.py                    # MortarMayhem-Grid-v0, every script present
+    python benchmarks/train_speed.py --iterations 2 --env-id MortarMayhem-v0
+
+Runs ``python <script> --env-id ID --total-timesteps <iterations x 16384>`` (defaults: 32 envs x
+512 steps, 8 minibatches, 3 epochs) in a scratch directory, and reports steps/s (as the script
+prints it), peak RSS of the process, and where the time goes (env stepping, the rest of the
+rollout, the update). Anchors:
+
+* measured in the same run: the Nature CNN alone doing the same work (the rollout's forward
+  passes, then 3 epochs of forward and backward over the batch in 512-sample chunks), the bound
+  for any agent with this encoder on this machine;
+* the reference CleanRL ppo_trxl.py measured on this machine type (AGENTS.md section 6, run A):
+  42 steps/s and 7.3 GB peak RSS (not re-run here: its code is not part of this project).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REFERENCE_SPS, REFERENCE_RSS_GB = 42.0, 7.3
+
+
+def cnn_bound(num_envs=32, num_steps=512, epochs=3, chunk=512) -> float:
+    """Steps/s of the Nature CNN alone: rollout forwards (no grad) + epochs x forward/backward."""
+    import torch
+    import torch.nn as nn
+
+    cnn = nn.Sequential(nn.Conv2d(3, 32, 8, stride=4), nn.ReLU(), nn.Conv2d(32, 64, 4, stride=2), nn.ReLU(),
+                        nn.Conv2d(64, 64, 3, stride=1), nn.ReLU(), nn.Flatten(), nn.Linear(3136, 384), nn.ReLU())
+    opt = torch.optim.AdamW(cnn.parameters())
+    obs = torch.randint(0, 255, (num_steps, num_envs, 84, 84, 3), dtype=torch.uint8)
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        for t in range(num_steps):
+            cnn(obs[t].permute(0, 3, 1, 2).float() / 255)
+    flat = obs.view(-1, 84, 84, 3)
+    for _ in range(epochs):
+        for i in range(0, len(flat), chunk):
+            opt.zero_grad()
+            cnn(flat[i:i + chunk].permute(0, 3, 1, 2).float() / 255).sum().backward()
+            opt.step()
+    return num_envs * num_steps / (time.perf_counter() - t0)
+
+
+def run_script(script: str, env_id: str, iterations: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, os.path.join(ROOT, script), "--env-id", env_id,
+               "--total-timesteps", str(16384 * iterations), "--checkpoint-interval", "0"]
+        t0 = time.perf_counter()
+        with open(os.path.join(tmp, "stderr"), "w+") as err:
+            proc = subprocess.Popen(cmd, cwd=tmp, stdout=subprocess.PIPE, stderr=err, text=True,
+                                    env=dict(os.environ, SDL_VIDEODRIVER="dummy"))
+            stdout = proc.stdout.read()
+            _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS
+            wall = time.perf_counter() - t0
+            err.seek(0)
+            if os.waitstatus_to_exitcode(status):
+                raise SystemExit(f"{script} failed:\n{err.read()[-3000:]}")
+    last = [line for line in stdout.splitlines() if line.startswith("iter ")][-1]
+    num = lambda pattern: float(re.search(pattern, last).group(1))  # noqa: E731
+    return dict(script=script, sps=num(r"SPS (\d+)"), rollout=num(r"rollout ([\d.]+)s"),
+                env=num(r"env ([\d.]+)s"), update=num(r"update ([\d.]+)s"), wall=wall,
+                rss_gb=usage.ru_maxrss / 1024 ** 2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--env-id", default="MortarMayhem-Grid-v0")
+    parser.add_argument("--iterations", type=int, default=1)
+    parser.add_argument("--scripts", nargs="*", default=[s for s in ("ppo_trxl.py", "ppo_gru.py")
+                                                           if os.path.exists(os.path.join(ROOT, s))])
+    args = parser.parse_args()
+    print("measuring the Nature CNN bound ...", file=sys.stderr, flush=True)
+    bound = cnn_bound()
+    rows = []
+    for script in args.scripts:
+        print(f"running {script} ...", file=sys.stderr, flush=True)
+        rows.append(run_script(script, args.env_id, args.iterations))
+    print(f"\n{args.env_id}, default config (32 envs x 512 steps, 8 minibatches, 3 epochs), "
+          f"{args.iterations} iteration(s); Nature CNN bound measured in this run: {bound:.0f} steps/s\n")
+    print("| script | steps/s | vs reference TrXL (42) | of the CNN bound | peak RSS | vs reference (7.3 GB) "
+          "| env | rest of rollout | update |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| `{r['script']}` | {r['sps']:.0f} | {r['sps'] / REFERENCE_SPS:.1f}x | {r['sps'] / bound:.0%} "
+              f"| {r['rss_gb']:.2f} GB | {r['rss_gb'] / REFERENCE_RSS_GB:.2f}x | {r['env']:.1f} s "
+              f"| {r['rollout'] - r['env']:.1f} s | {r['update']:.1f} s |")
+
+
+if __name__ == "__main__":
+    main()
