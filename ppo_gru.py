@@ -1,0 +1,720 @@
+"""PPO with a recurrent memory (GRU or LSTM, truncated BPTT), for Memory Gym (CleanRL style).
+
+    python ppo_gru.py --env-id Endless-MortarMayhem-v0
+    python ppo_gru.py --env-id ProofofMemory-v0 --total-timesteps 25000 --num-envs 16 --num-steps 128 \
+        --rnn-hidden-size 64 --hidden-layer-size 64 --update-epochs 4 --vf-coef 0.1 --max-grad-norm 0.5 \
+        --init-lr 3e-4 --init-ent-coef 1e-3 --clip-coef 0.2
+
+The agent (spec: AGENTS.md sections 0, 2): an encoder (Nature CNN for images, the raw vector for
+vectors, both for Dict observations), an optional embedding layer, a recurrent core (GRU by
+default, LSTM), a post-memory layer, then separate policy and value layers and their heads. The
+recurrent state before every step is stored during the rollout and reset to zeros at episode
+start. For the update, each env's rollout is cut into sequences at episode ends (optionally also
+every ``--sequence-length`` steps); each sequence starts from its stored (stale) state. Minibatches
+are shuffled sequences of roughly equal total steps, padded only to their longest sequence; the
+encoder and every loss see real steps only, so padding never changes the loss
+(``tests/test_ppo_gru.py`` checks it).
+
+Outputs and conventions as ``ppo_trxl.py``: TensorBoard in ``runs/{run_name}``, ``--track``,
+``--capture-video``, ``--save-model``, checkpoints every ``--checkpoint-interval`` iterations and
+on SIGINT/SIGTERM, ``--resume runs/{run_name}/checkpoint.pt``.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import random
+import secrets
+import signal
+import sys
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, fields
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import tyro
+from torch.distributions import Categorical
+from torch.utils.tensorboard import SummaryWriter
+
+import memory_gym_envs
+
+
+@dataclass
+class Args:
+    exp_name: str = os.path.basename(__file__)[: -len(".py")]
+    """the name of this experiment"""
+    seed: int = 1
+    """seed of the experiment"""
+    torch_deterministic: bool = True
+    """if toggled, `torch.backends.cudnn.deterministic=True`"""
+    cuda: bool = True
+    """if toggled, cuda will be used when available"""
+    track: bool = False
+    """if toggled, this experiment will be tracked with Weights and Biases"""
+    wandb_project_name: str = "cleanRL"
+    """the wandb's project name"""
+    wandb_entity: str | None = None
+    """the entity (team) of wandb's project"""
+    capture_video: bool = False
+    """whether to capture videos of the agent performances (env 0, debug view) into `videos/{run_name}`"""
+    save_model: bool = False
+    """whether to save the final model (with its args) into `runs/{run_name}/{exp_name}.cleanrl_model`"""
+    checkpoint_interval: int = 10
+    """save `runs/{run_name}/checkpoint.pt` every this many iterations (and on SIGINT/SIGTERM); 0: only on signals"""
+    resume: str | None = None
+    """path of a checkpoint.pt to continue (same run directory, TensorBoard log and global step)"""
+
+    # Algorithm specific arguments
+    env_id: str = "MortarMayhem-Grid-v0"
+    """the id of the environment"""
+    total_timesteps: int = 200_000_000
+    """total timesteps of the experiments"""
+    init_lr: float = 2.5e-4
+    """the initial learning rate of the optimizer"""
+    final_lr: float = 1.0e-5
+    """the final learning rate of the optimizer after linearly annealing"""
+    num_envs: int = 32
+    """the number of parallel game environments"""
+    num_steps: int = 512
+    """the number of steps to run in each environment per policy rollout"""
+    anneal_steps: int = 32 * 512 * 10000
+    """the number of steps to linearly anneal the learning rate and entropy coefficient"""
+    gamma: float = 0.995
+    """the discount factor gamma"""
+    gae_lambda: float = 0.95
+    """the lambda for the general advantage estimation"""
+    num_minibatches: int = 8
+    """the number of mini-batches (of shuffled sequences, roughly equal in total steps)"""
+    update_epochs: int = 3
+    """the K epochs to update the policy"""
+    norm_adv: bool = False
+    """toggles advantages normalization (per minibatch)"""
+    clip_coef: float = 0.1
+    """the surrogate clipping coefficient"""
+    clip_vloss: bool = True
+    """toggles whether or not to use a clipped loss for the value function, as per the paper"""
+    init_ent_coef: float = 0.0001
+    """initial coefficient of the entropy bonus"""
+    final_ent_coef: float = 0.000001
+    """final coefficient of the entropy bonus after linearly annealing"""
+    vf_coef: float = 0.5
+    """coefficient of the value function"""
+    max_grad_norm: float = 0.25
+    """the maximum norm for the gradient clipping"""
+    target_kl: float | None = None
+    """the target KL divergence threshold (checked after each epoch)"""
+
+    # Recurrent memory specific arguments
+    rnn_type: str = "gru"
+    """the recurrent core: gru or lstm"""
+    rnn_hidden_size: int = 512
+    """the size of the recurrent state"""
+    rnn_num_layers: int = 1
+    """the number of recurrent layers"""
+    rnn_embedding: bool = True
+    """a Linear(features, rnn_hidden_size) + ReLU embedding before the recurrent core"""
+    hidden_layer_size: int = 512
+    """the size of the post-memory layer and of the separate policy and value layers"""
+    sequence_length: int = 0
+    """cut episode pieces into sequences of at most this many steps for truncated BPTT; 0: whole pieces"""
+    backward_chunk_size: int = 512
+    """backpropagate a minibatch in chunks of sequences of similar length with at most this many steps
+    (a longer sequence is a chunk of its own), accumulating the gradients: the same gradient with less
+    padding and memory; 0: the whole minibatch at once"""
+    memory: bool = True
+    """if toggled off, the recurrent state is reset to zeros before every step (an agent without memory, for ablations)"""
+    reconstruction_coef: float = 0.0
+    """the coefficient of the observation reconstruction loss (decoder on the recurrent output); 0 disables it"""
+    ground_truth_coef: float = 0.0
+    """the coefficient of the ground-truth estimation loss (envs whose info has `ground_truth`); 0 disables it"""
+
+    # to be filled in runtime
+    batch_size: int = 0
+    """the batch size (computed in runtime)"""
+    minibatch_size: int = 0
+    """the mini-batch size (computed in runtime)"""
+    num_iterations: int = 0
+    """the number of iterations (computed in runtime)"""
+
+
+# Fields that define the network: a checkpoint can only be resumed with the same values.
+ARCHITECTURE = ("env_id", "rnn_type", "rnn_hidden_size", "rnn_num_layers", "rnn_embedding", "hidden_layer_size",
+                "reconstruction_coef", "ground_truth_coef")
+
+
+def fail(message: str) -> None:
+    """Bad input: one clear line on stderr and a non-zero exit, no traceback."""
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def parse_args(argv: list[str]) -> Args:
+    """tyro, after turning `--flag=True` / `--flag False` (what wandb sweep agents pass) into
+    tyro's `--flag` / `--no-flag`, for every boolean field."""
+    bools = {f.name for f in fields(Args) if f.type in (bool, "bool")}
+    out, i = [], 0
+    while i < len(argv):
+        arg, value = argv[i], None
+        name = arg[2:].split("=", 1)[0].replace("-", "_") if arg.startswith("--") else None
+        if name in bools:
+            if "=" in arg:
+                value = arg.split("=", 1)[1]
+            elif i + 1 < len(argv) and argv[i + 1].lower() in ("true", "false"):
+                value, i = argv[i + 1], i + 1
+        if value is not None:
+            if value.lower() not in ("true", "false", "1", "0"):
+                fail(f"--{name.replace('_', '-')} takes True or False, got {value!r}")
+            out.append(f"--{'' if value.lower() in ('true', '1') else 'no-'}{name.replace('_', '-')}")
+        else:
+            out.append(arg)
+        i += 1
+    return tyro.cli(Args, args=out)
+
+
+def check_args(args: Args) -> None:
+    env_id = args.env_id
+    if ":" in env_id:  # gymnasium's "module:EnvId" syntax: importing the module registers the id
+        module, env_id = env_id.split(":", 1)
+        try:
+            importlib.import_module(module)
+        except ImportError as e:
+            fail(f"--env-id {args.env_id!r}: cannot import module {module!r} ({e})")
+        args.env_id = env_id
+    if env_id not in gym.registry:
+        fail(f"unknown env id {env_id!r}; Memory Gym ids: {', '.join(memory_gym_envs.ENVS)}")
+    if args.rnn_type not in ("gru", "lstm"):
+        fail(f"--rnn-type must be gru or lstm, got {args.rnn_type!r}")
+    if args.rnn_hidden_size < 1 or args.rnn_num_layers < 1 or args.hidden_layer_size < 1:
+        fail("--rnn-hidden-size, --rnn-num-layers and --hidden-layer-size must be positive")
+    if args.num_envs < 1 or args.num_steps < 1 or args.num_minibatches < 1:
+        fail("--num-envs, --num-steps and --num-minibatches must be positive")
+    if args.num_minibatches > args.num_envs * args.num_steps:
+        fail(f"--num-minibatches ({args.num_minibatches}) exceeds the batch of "
+             f"{args.num_envs * args.num_steps} steps")
+
+
+def make_env(args: Args, run_name: str):
+    """The training envs: our native batched vector env, same-step autoreset (the final obs of an
+    episode comes in info["final_obs"]; the returned obs is already the next episode's first)."""
+    kwargs = dict(num_envs=args.num_envs)
+    if gym.spec(args.env_id).vector_entry_point:
+        kwargs["autoreset_mode"] = gym.vector.AutoresetMode.SAME_STEP
+    else:  # any other gymnasium env: one process, same autoreset mode
+        kwargs.update(vectorization_mode="sync", vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP})
+    if args.capture_video:
+        kwargs["render_mode"] = "debug_rgb_array" if args.env_id in memory_gym_envs.ENVS else "rgb_array"
+    envs = gym.make_vec(args.env_id, **kwargs)
+    if args.capture_video:
+        envs = gym.wrappers.vector.RecordVideo(envs, f"videos/{run_name}", record_first_only=True)
+    return envs
+
+
+def layer_init(layer, std=np.sqrt(2), bias_const=None):
+    torch.nn.init.orthogonal_(layer.weight, std)
+    if bias_const is not None:
+        torch.nn.init.constant_(layer.bias, bias_const)
+    return layer
+
+
+class Agent(nn.Module):
+    def __init__(self, args: Args, observation_space: gym.Space, action_space: gym.Space, ground_truth_dim: int):
+        super().__init__()
+        self.image_key = self.vector_key = None
+        features = 0
+        if isinstance(observation_space, gym.spaces.Dict):
+            for key, space in observation_space.spaces.items():
+                if len(space.shape) == 3:
+                    self.image_key = key
+                else:
+                    self.vector_key = key
+                    features += space.shape[0]
+        elif len(observation_space.shape) == 3:
+            self.image_key = ""
+        else:
+            self.vector_key = ""
+            features += observation_space.shape[0]
+        if self.image_key is not None:
+            self.cnn = nn.Sequential(
+                layer_init(nn.Conv2d(3, 32, 8, stride=4)), nn.ReLU(),
+                layer_init(nn.Conv2d(32, 64, 4, stride=2)), nn.ReLU(),
+                layer_init(nn.Conv2d(64, 64, 3, stride=1)), nn.ReLU(),
+                nn.Flatten(),
+            )
+            features += 64 * 7 * 7
+        h = args.rnn_hidden_size
+        self.embedding = nn.Sequential(layer_init(nn.Linear(features, h)), nn.ReLU()) if args.rnn_embedding else None
+        self.rnn_type, self.rnn_layers, self.rnn_hidden = args.rnn_type, args.rnn_num_layers, h
+        rnn_class = nn.GRU if args.rnn_type == "gru" else nn.LSTM
+        self.rnn = rnn_class(h if args.rnn_embedding else features, h, num_layers=args.rnn_num_layers,
+                             batch_first=True)
+        for name, param in self.rnn.named_parameters():
+            if "bias" in name:
+                nn.init.constant_(param, 0)
+            elif "weight" in name:
+                nn.init.orthogonal_(param, np.sqrt(2))
+        d = args.hidden_layer_size
+        self.body = nn.Sequential(layer_init(nn.Linear(h, d)), nn.ReLU())
+        self.policy_layer = nn.Sequential(layer_init(nn.Linear(d, d)), nn.ReLU())
+        self.value_layer = nn.Sequential(layer_init(nn.Linear(d, d)), nn.ReLU())
+        self.nvec = action_space.nvec.tolist() if isinstance(action_space, gym.spaces.MultiDiscrete) else [action_space.n]
+        self.actor_branches = nn.ModuleList(layer_init(nn.Linear(d, n), np.sqrt(0.01)) for n in self.nvec)
+        self.critic = layer_init(nn.Linear(d, 1), 1)
+        if args.reconstruction_coef > 0:
+            if self.image_key is None:
+                raise ValueError("--reconstruction-coef needs image observations")
+            self.transposed_cnn = nn.Sequential(
+                layer_init(nn.Linear(h, 64 * 7 * 7)), nn.ReLU(), nn.Unflatten(1, (64, 7, 7)),
+                layer_init(nn.ConvTranspose2d(64, 64, 3, stride=1)), nn.ReLU(),
+                layer_init(nn.ConvTranspose2d(64, 32, 4, stride=2)), nn.ReLU(),
+                layer_init(nn.ConvTranspose2d(32, 3, 8, stride=4)), nn.Sigmoid(),
+            )
+        if args.ground_truth_coef > 0:
+            self.ground_truth_head = layer_init(nn.Linear(h, ground_truth_dim), 1)
+
+    @property
+    def state_size(self) -> int:
+        """Width of the stored recurrent state per layer: h (GRU) or h and c side by side (LSTM)."""
+        return self.rnn_hidden * (2 if self.rnn_type == "lstm" else 1)
+
+    def image(self, obs):
+        return obs if self.image_key == "" else obs[self.image_key]
+
+    def encode(self, obs) -> torch.Tensor:
+        """A flat batch of observations -> (N, features) (embedded when --rnn-embedding)."""
+        parts, dtype = [], self.critic.weight.dtype
+        if self.image_key is not None:
+            img = self.image(obs)
+            parts.append(self.cnn(img.permute(0, 3, 1, 2).to(dtype) / 255.0))
+        if self.vector_key is not None:
+            vec = obs if self.vector_key == "" else obs[self.vector_key]
+            parts.append(vec.to(dtype))
+        x = torch.cat(parts, dim=-1)
+        return self.embedding(x) if self.embedding is not None else x
+
+    def recurrent(self, x, state):
+        """x: (B, S, F) sequences; state: (layers, B, state_size) -> outputs (B, S, H), new state."""
+        if self.rnn_type == "lstm":
+            h, c = state.split(self.rnn_hidden, dim=-1)
+            out, (h, c) = self.rnn(x, (h.contiguous(), c.contiguous()))
+            return out, torch.cat([h, c], dim=-1)
+        return self.rnn(x, state.contiguous())
+
+    def heads(self, memory_out):
+        x = self.body(memory_out)
+        logits = [branch(self.policy_layer(x)) for branch in self.actor_branches]
+        return logits, self.critic(self.value_layer(x)).squeeze(-1)
+
+    def step(self, obs, state):
+        """Rollout: one step for every env. Returns logits, value, the new recurrent state."""
+        out, state = self.recurrent(self.encode(obs)[:, None], state)
+        logits, value = self.heads(out[:, 0])
+        return logits, value, state
+
+    def forward_sequences(self, obs, initial_state, index, valid):
+        """Update: ``index`` (S, L) flat step indices of S sequences padded to length L, ``valid``
+        (S, L) which are real. The encoder runs on the real steps only; the recurrent core on the
+        padded sequences from their stored initial states (padding sits at the end, after every real
+        step, so it cannot change them). Returns the memory output, logits and values of the real
+        steps, in ``index[valid]`` order."""
+        flat = index[valid]
+        x = self.encode(index_obs(obs, flat))
+        padded = x.new_zeros(index.shape + x.shape[-1:])
+        padded[valid] = x
+        out, _ = self.recurrent(padded, initial_state)
+        out = out[valid]
+        logits, value = self.heads(out)
+        return out, logits, value
+
+    def reconstruct(self, memory_out):
+        return self.transposed_cnn(memory_out).permute(0, 2, 3, 1)
+
+
+def sample_actions(logits):
+    dists = [Categorical(logits=lg) for lg in logits]
+    action = torch.stack([d.sample() for d in dists], dim=-1)
+    logprob = torch.stack([d.log_prob(a) for d, a in zip(dists, action.unbind(-1))], dim=-1)
+    return action, logprob
+
+
+def evaluate_actions(logits, actions):
+    dists = [Categorical(logits=lg) for lg in logits]
+    logprob = torch.stack([d.log_prob(a) for d, a in zip(dists, actions.unbind(-1))], dim=-1)
+    entropy = torch.stack([d.entropy() for d in dists], dim=-1).sum(-1)
+    return logprob, entropy
+
+
+def build_sequences(dones: np.ndarray, sequence_length: int):
+    """Cut each env's rollout into sequences: at episode ends (``dones[t, e]``: the episode ended
+    with step t) and every ``sequence_length`` steps (0: no cut). Returns (env, start, length) rows."""
+    num_steps, num_envs = dones.shape
+    sequences = []
+    for e in range(num_envs):
+        start = 0
+        for t in range(num_steps):
+            length = t - start + 1
+            if dones[t, e] or t == num_steps - 1 or (sequence_length > 0 and length == sequence_length):
+                sequences.append((e, start, length))
+                start = t + 1
+    return np.array(sequences, dtype=np.int64).reshape(-1, 3)
+
+
+def split_minibatches(sequences: np.ndarray, num_minibatches: int, rng: np.random.Generator):
+    """Shuffle the sequences and deal them into minibatches of roughly equal total steps."""
+    order = rng.permutation(len(sequences))
+    total = sequences[:, 2].sum()
+    bounds = np.cumsum(sequences[order, 2])
+    groups = np.minimum((bounds - 1) * num_minibatches // total, num_minibatches - 1)
+    return [order[groups == g] for g in range(num_minibatches) if np.any(groups == g)]
+
+
+def backward_chunks(sequences: np.ndarray, chunk_size: int):
+    """Sequences sorted by length, grouped into chunks of at most ``chunk_size`` steps (a longer
+    sequence alone), so that padding each chunk to its longest sequence wastes little."""
+    order = sequences[np.argsort(-sequences[:, 2], kind="stable")]
+    if chunk_size <= 0:
+        return [order]
+    chunks, start, steps = [], 0, 0
+    for i, length in enumerate(order[:, 2]):
+        if steps and steps + length > chunk_size:
+            chunks.append(order[start:i])
+            start, steps = i, 0
+        steps += length
+    chunks.append(order[start:])
+    return chunks
+
+
+def padded_index(sequences: np.ndarray, num_envs: int):
+    """(S, L) flat step indices (step t of env e -> t * num_envs + e) of sequences padded to the
+    longest one, and the (S, L) mask of real steps."""
+    longest = int(sequences[:, 2].max())
+    offsets = np.arange(longest)
+    valid = offsets[None, :] < sequences[:, 2:3]
+    steps = sequences[:, 1:2] + np.where(valid, offsets[None, :], 0)
+    return steps * num_envs + sequences[:, 0:1], valid
+
+
+def ppo_loss(agent: Agent, args: Args, b: dict, sequences: np.ndarray, ent_coef: float, adv_mean=None, adv_std=None):
+    """The PPO loss of a minibatch (or a chunk of one) of sequences; ``b`` holds the rollout flattened
+    step-major. Every term is a mean over the real steps, so the chunks' losses weighted by their
+    share of the steps add up to the minibatch's loss. ``adv_mean``/``adv_std``: the minibatch's
+    advantage statistics for ``--norm-adv`` (default: these sequences')."""
+    index, valid = padded_index(sequences, args.num_envs)
+    index, valid = torch.as_tensor(index, device=b["values"].device), torch.as_tensor(valid, device=b["values"].device)
+    initial_state = b["states"][:, index[:, 0]]
+    out, logits, newvalue = agent.forward_sequences(b["obs"], initial_state, index, valid)
+    flat = index[valid]
+    newlogprob, entropy = evaluate_actions(logits, b["actions"][flat])
+    logratio = newlogprob - b["logprobs"][flat]
+    ratio = logratio.exp()
+    advantages = b["advantages"][flat]
+    if args.norm_adv:
+        if adv_mean is None:
+            adv_mean, adv_std = advantages.mean(), advantages.std()
+        advantages = (advantages - adv_mean) / (adv_std + 1e-8)
+    advantages = advantages[..., None]  # the same advantage for every action branch
+    pg_loss = torch.max(-advantages * ratio, -advantages * ratio.clamp(1 - args.clip_coef, 1 + args.clip_coef)).mean()
+    values, returns = b["values"][flat], b["returns"][flat]
+    if args.clip_vloss:
+        v_clipped = values + (newvalue - values).clamp(-args.clip_coef, args.clip_coef)
+        v_loss = torch.max((newvalue - returns) ** 2, (v_clipped - returns) ** 2).mean()
+    else:
+        v_loss = ((newvalue - returns) ** 2).mean()
+    entropy_loss = entropy.mean()
+    loss = pg_loss - ent_coef * entropy_loss + args.vf_coef * v_loss
+    stats = {"policy_loss": pg_loss, "value_loss": v_loss, "entropy": entropy_loss}
+    if args.reconstruction_coef > 0:
+        target = agent.image(index_obs(b["obs"], flat)).float() / 255.0
+        r_loss = F.binary_cross_entropy(agent.reconstruct(out), target)
+        loss = loss + args.reconstruction_coef * r_loss
+        stats["reconstruction_loss"] = r_loss
+    if args.ground_truth_coef > 0:
+        gt_loss = F.mse_loss(agent.ground_truth_head(out), b["ground_truth"][flat])
+        loss = loss + args.ground_truth_coef * gt_loss
+        stats["ground_truth_loss"] = gt_loss
+    with torch.no_grad():
+        stats["old_approx_kl"] = (-logratio).mean()
+        stats["approx_kl"] = ((ratio - 1) - logratio).mean()
+        stats["clipfrac"] = ((ratio - 1.0).abs() > args.clip_coef).float().mean()
+    return loss, stats
+
+
+def to_torch(obs, device):
+    if isinstance(obs, dict):
+        return {k: torch.as_tensor(v, device=device) for k, v in obs.items()}
+    return torch.as_tensor(obs, device=device)
+
+
+def index_obs(obs, idx):
+    return {k: v[idx] for k, v in obs.items()} if isinstance(obs, dict) else obs[idx]
+
+
+def save_checkpoint(path, agent, optimizer, args, iteration, global_step, wandb_id):
+    """Atomically (write, then rename) so an interruption never leaves a broken checkpoint."""
+    state = {"model": agent.state_dict(), "optimizer": optimizer.state_dict(), "args": asdict(args),
+             "iteration": iteration, "global_step": global_step, "wandb_id": wandb_id,
+             "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}}
+    torch.save(state, path + ".tmp")
+    os.replace(path + ".tmp", path)
+
+
+class StopFlag:
+    """SIGINT/SIGTERM set a flag: the loop checkpoints at the next safe point and exits."""
+
+    def __init__(self):
+        self.signal = None
+        for s in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(s, self.handle)
+
+    def handle(self, signum, frame):
+        if self.signal is not None:  # a second signal: stop at once
+            raise KeyboardInterrupt
+        self.signal = signum
+        print(f"\nreceived {signal.Signals(signum).name}: saving a checkpoint and stopping", flush=True)
+
+
+if __name__ == "__main__":
+    args = parse_args(sys.argv[1:])
+    check_args(args)
+    checkpoint = None
+    if args.resume:
+        if not os.path.isfile(args.resume):
+            fail(f"--resume: no checkpoint file {args.resume!r}")
+        checkpoint = torch.load(args.resume, map_location="cpu", weights_only=False)
+        saved = checkpoint["args"]
+        different = [k for k in ARCHITECTURE if saved.get(k) != getattr(args, k)]
+        if different:
+            fail("--resume: the checkpoint is from another env or architecture: "
+                 + ", ".join(f"{k}={saved.get(k)!r} (now {getattr(args, k)!r})" for k in different))
+    args.batch_size = int(args.num_envs * args.num_steps)
+    args.minibatch_size = int(args.batch_size // args.num_minibatches)
+    args.num_iterations = args.total_timesteps // args.batch_size
+    run_name = (os.path.basename(os.path.dirname(os.path.abspath(args.resume))) if args.resume
+                else f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}")
+    run_dir = f"runs/{run_name}"
+    os.makedirs(run_dir, exist_ok=True)
+    start_iteration, global_step = 1, 0
+    if checkpoint:
+        start_iteration, global_step = checkpoint["iteration"] + 1, checkpoint["global_step"]
+    wandb_id = checkpoint.get("wandb_id") if checkpoint else None
+    if args.track:
+        import wandb
+
+        wandb_id = wandb_id or secrets.token_hex(4)  # kept in checkpoints, so a resumed run continues it
+        wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, sync_tensorboard=True,
+                   config=vars(args), name=run_name, id=wandb_id, resume="allow", save_code=True)
+    # On resume, TensorBoard drops what the interrupted run logged after the checkpoint.
+    writer = SummaryWriter(run_dir, purge_step=global_step + 1 if checkpoint else None)
+    if not checkpoint:
+        writer.add_text("hyperparameters", "|param|value|\n|-|-|\n%s" % (
+            "\n".join([f"|{key}|{value}|" for key, value in vars(args).items()])))
+
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    torch.backends.cudnn.deterministic = args.torch_deterministic
+    device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
+
+    envs = make_env(args, run_name)
+    gt_space = getattr(envs.unwrapped, "ground_truth_space", None)
+    if args.ground_truth_coef > 0 and gt_space is None:
+        fail(f"--ground-truth-coef needs an env whose info has ground_truth; {args.env_id} has none")
+    if not isinstance(envs.single_action_space, (gym.spaces.Discrete, gym.spaces.MultiDiscrete)):
+        fail(f"{args.env_id}: only Discrete and MultiDiscrete action spaces are supported")
+    try:
+        agent = Agent(args, envs.single_observation_space, envs.single_action_space,
+                      gt_space.shape[0] if gt_space is not None else 0).to(device)
+    except ValueError as e:
+        fail(f"{args.env_id}: {e}")
+    optimizer = torch.optim.AdamW(agent.parameters(), lr=args.init_lr)
+    if checkpoint:
+        agent.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        random.setstate(checkpoint["rng"]["python"])
+        np.random.set_state(checkpoint["rng"]["numpy"])
+        torch.set_rng_state(checkpoint["rng"]["torch"])
+
+    # Rollout storage; the recurrent state is stored *before* every step (the sequences' starts).
+    E, T = args.num_envs, args.num_steps
+    obs_space = envs.single_observation_space
+    if isinstance(obs_space, gym.spaces.Dict):
+        obs_buf = {k: torch.zeros((T, E) + s.shape, dtype=torch.as_tensor(s.sample()).dtype, device=device)
+                   for k, s in obs_space.spaces.items()}
+    else:
+        obs_buf = torch.zeros((T, E) + obs_space.shape, dtype=torch.as_tensor(obs_space.sample()).dtype, device=device)
+    n_branches = len(agent.nvec)
+    actions = torch.zeros((T, E, n_branches), dtype=torch.long, device=device)
+    logprobs = torch.zeros((T, E, n_branches), device=device)
+    rewards = torch.zeros((T, E), device=device)
+    dones = torch.zeros((T, E), device=device)
+    values = torch.zeros((T, E), device=device)
+    ground_truth = torch.zeros((T, E, gt_space.shape[0] if gt_space is not None else 0), device=device)
+    states = torch.zeros((T, args.rnn_num_layers, E, agent.state_size), device=device)
+    sequence_length = args.sequence_length if args.memory else 1
+
+    stop = StopFlag()
+    episode_infos: deque = deque(maxlen=100)
+    start_time = time.time()
+    start_step = global_step
+    shuffle_rng = np.random.default_rng(args.seed + start_iteration)
+    next_obs, info = envs.reset(seed=args.seed + 1000 * (start_iteration - 1))
+    next_gt = info.get("ground_truth")
+    state = torch.zeros((args.rnn_num_layers, E, agent.state_size), device=device)
+    episode_return, episode_length = np.zeros(E), np.zeros(E, dtype=np.int64)
+    iteration = start_iteration - 1
+    for iteration in range(start_iteration, args.num_iterations + 1):
+        frac = min(1.0, global_step / args.anneal_steps)
+        lr = args.init_lr + frac * (args.final_lr - args.init_lr)
+        ent_coef = args.init_ent_coef + frac * (args.final_ent_coef - args.init_ent_coef)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+
+        completed = True
+        rollout_t0, env_time = time.time(), 0.0
+        for step in range(T):
+            if stop.signal is not None:
+                completed = False
+                break
+            obs_t = to_torch(next_obs, device)
+            if isinstance(obs_buf, dict):
+                for k in obs_buf:
+                    obs_buf[k][step] = obs_t[k]
+            else:
+                obs_buf[step] = obs_t
+            if next_gt is not None and ground_truth.shape[-1]:
+                ground_truth[step] = torch.as_tensor(next_gt, dtype=torch.float32, device=device)
+            if not args.memory:
+                state.zero_()
+            states[step] = state
+            with torch.no_grad():
+                logits, value, state = agent.step(obs_t, state)
+                action, logprob = sample_actions(logits)
+            actions[step], logprobs[step], values[step] = action, logprob, value
+            env_action = action.cpu().numpy() if n_branches > 1 else action[:, 0].cpu().numpy()
+            env_t0 = time.time()
+            next_obs, reward, terminated, truncated, info = envs.step(env_action)
+            env_time += time.time() - env_t0
+            next_gt = info.get("ground_truth")
+            done = np.logical_or(terminated, truncated)
+            episode_return += reward
+            episode_length += 1
+            reward = torch.as_tensor(reward, dtype=torch.float32, device=device)
+            if truncated.any():  # time limit: bootstrap from the final observation's value
+                ids = np.flatnonzero(truncated & ~terminated)
+                final = info["final_obs"]
+                final_obs = to_torch({k: np.stack([final[i][k] for i in ids]) for k in final[ids[0]]}
+                                     if isinstance(final[ids[0]], dict) else np.stack([final[i] for i in ids]), device)
+                idx = torch.as_tensor(ids, device=device)
+                final_state = state[:, idx] if args.memory else torch.zeros_like(state[:, idx])
+                with torch.no_grad():
+                    _, final_value, _ = agent.step(final_obs, final_state)
+                reward[idx] += args.gamma * final_value
+            rewards[step] = reward
+            done_t = torch.as_tensor(done, device=device)
+            dones[step] = done_t.float()
+            state = state * (~done_t)[None, :, None]  # a new episode starts from a zero state
+            global_step += E
+            for i in np.flatnonzero(done):
+                final_info = info.get("final_info", {})
+                episode = {k: float(v[i]) for k, v in final_info.items()  # the env's own episode statistics
+                           if not k.startswith("_") and np.ndim(v) == 1 and final_info[f"_{k}"][i]}
+                episode["reward"], episode["length"] = episode_return[i], int(episode_length[i])
+                episode_infos.append(episode)
+                episode_return[i], episode_length[i] = 0.0, 0
+                writer.add_scalar("charts/episodic_return", episode["reward"], global_step)
+                writer.add_scalar("charts/episodic_length", episode["length"], global_step)
+        if not completed:  # interrupted mid-rollout: keep the last completed iteration
+            global_step -= step * E
+            break
+        rollout_time = time.time() - rollout_t0
+
+        with torch.no_grad():
+            _, next_value, _ = agent.step(to_torch(next_obs, device), state if args.memory else torch.zeros_like(state))
+            advantages = torch.zeros_like(rewards)
+            lastgaelam = 0
+            for t in reversed(range(T)):
+                nextvalues = next_value if t == T - 1 else values[t + 1]
+                nextnonterminal = 1.0 - dones[t]
+                delta = rewards[t] + args.gamma * nextvalues * nextnonterminal - values[t]
+                advantages[t] = lastgaelam = delta + args.gamma * args.gae_lambda * nextnonterminal * lastgaelam
+            returns = advantages + values
+
+        # Optimize on minibatches of shuffled sequences (flat index of step t of env e: t * E + e).
+        update_t0 = time.time()
+        flat = lambda x: x.reshape((T * E,) + x.shape[2:])  # noqa: E731
+        b = {"obs": {k: flat(v) for k, v in obs_buf.items()} if isinstance(obs_buf, dict) else flat(obs_buf),
+             "actions": flat(actions), "logprobs": flat(logprobs), "advantages": flat(advantages),
+             "returns": flat(returns), "values": flat(values), "ground_truth": flat(ground_truth),
+             "states": states.permute(1, 0, 2, 3).reshape(args.rnn_num_layers, T * E, -1)}
+        sequences = build_sequences(dones.cpu().numpy().astype(bool), sequence_length)
+        clipfracs = []
+        for epoch in range(args.update_epochs):
+            for mb in split_minibatches(sequences, args.num_minibatches, shuffle_rng):
+                index, valid = padded_index(sequences[mb], E)
+                adv = b["advantages"][torch.as_tensor(index[valid], device=device)]
+                total = int(sequences[mb, 2].sum())
+                optimizer.zero_grad()
+                for chunk in backward_chunks(sequences[mb], args.backward_chunk_size):
+                    loss, stats = ppo_loss(agent, args, b, chunk, ent_coef, adv.mean(), adv.std())
+                    (loss * int(chunk[:, 2].sum()) / total).backward()
+                    clipfracs.append(stats["clipfrac"].item())
+                nn.utils.clip_grad_norm_(agent.parameters(), args.max_grad_norm)
+                optimizer.step()
+            if args.target_kl is not None and stats["approx_kl"] > args.target_kl:
+                break
+        update_time = time.time() - update_t0
+
+        y_pred, y_true = values.flatten().cpu().numpy(), returns.flatten().cpu().numpy()
+        var_y = np.var(y_true)
+        explained_var = np.nan if var_y == 0 else 1 - np.var(y_true - y_pred) / var_y
+        sps = int((global_step - start_step) / (time.time() - start_time))
+        writer.add_scalar("charts/learning_rate", lr, global_step)
+        writer.add_scalar("charts/entropy_coefficient", ent_coef, global_step)
+        writer.add_scalar("charts/SPS", sps, global_step)
+        writer.add_scalar("charts/rollout_time", rollout_time, global_step)
+        writer.add_scalar("charts/env_time", env_time, global_step)
+        writer.add_scalar("charts/update_time", update_time, global_step)
+        writer.add_scalar("charts/sequences", len(sequences), global_step)
+        for k, v in stats.items():
+            writer.add_scalar(f"losses/{k}", v.item(), global_step)
+        writer.add_scalar("losses/clipfrac", np.mean(clipfracs), global_step)
+        writer.add_scalar("losses/explained_variance", explained_var, global_step)
+        writer.add_scalar("episode/value_mean", values.mean().item(), global_step)
+        writer.add_scalar("episode/advantage_mean", advantages.mean().item(), global_step)
+        if episode_infos:
+            for key in episode_infos[-1]:
+                if key not in ("reward", "length"):
+                    writer.add_scalar(f"episode/{key}", np.mean([e[key] for e in episode_infos if key in e]), global_step)
+        ret = np.mean([e["reward"] for e in episode_infos]) if episode_infos else float("nan")
+        length = np.mean([e["length"] for e in episode_infos]) if episode_infos else float("nan")
+        print(f"iter {iteration}/{args.num_iterations} step {global_step} SPS {sps} return {ret:.2f} "
+              f"length {length:.1f} pi_loss {stats['policy_loss'].item():.3f} v_loss {stats['value_loss'].item():.3f} "
+              f"entropy {stats['entropy'].item():.3f} value {values.mean().item():.3f} "
+              f"adv {advantages.mean().item():.3f} (rollout {rollout_time:.1f}s of which env {env_time:.1f}s, "
+              f"update {update_time:.1f}s)", flush=True)
+        interrupted = stop.signal is not None
+        if interrupted or (args.checkpoint_interval > 0 and iteration % args.checkpoint_interval == 0):
+            save_checkpoint(f"{run_dir}/checkpoint.pt", agent, optimizer, args, iteration, global_step, wandb_id)
+        if interrupted:
+            break
+
+    if stop.signal is not None:
+        if not completed:
+            save_checkpoint(f"{run_dir}/checkpoint.pt", agent, optimizer, args, iteration - 1, global_step, wandb_id)
+        print(f"checkpoint saved; continue with: python {os.path.basename(__file__)} --resume {run_dir}/checkpoint.pt",
+              flush=True)
+    else:
+        save_checkpoint(f"{run_dir}/checkpoint.pt", agent, optimizer, args, iteration, global_step, wandb_id)
+        if args.save_model:
+            model_path = f"{run_dir}/{args.exp_name}.cleanrl_model"
+            torch.save({"model_weights": agent.state_dict(), "args": vars(args)}, model_path)
+            print(f"model saved to {model_path}")
+    envs.close()
+    writer.close()
+    if args.track:
+        wandb.finish()
+    if stop.signal is not None:
+        sys.exit(128 + stop.signal)
