@@ -1,7 +1,8 @@
 """Scripted agents that read an env's state (used by the tests)."""
 import numpy as np
 
-from memory_gym_envs.mortar_mayhem import FORWARD_DELTA, TILE
+from memory_gym_envs.mortar_mayhem import TILE
+from memory_gym_envs.movement import FORWARD_DELTA
 
 
 def mortar_mayhem_action(task, i=0):
