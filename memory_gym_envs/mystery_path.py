@@ -714,7 +714,10 @@ def _endless_draw(state, segment, length, xy, ids, frames, debug, background,
                             f[y, x, c] = background[y, x + shift, c]
             if e.show_past_path:
                 # From the predecessor of the agent's path tile back along the path, until a tile
-                # in column (agent's column - 1 - past_columns) or west of it has been drawn.
+                # in column (agent's column - 1 - past_columns) has been drawn. Paths never step
+                # west, so "or west of it" is the same stop, except in a fall-off frame east with
+                # past_columns 0, where the original walks on to the origin: its extra tiles lie
+                # left of the screen (up to 4 px show if 0.67 <= camera_offset_scale < 1).
                 stop = e.pos[0] // TILE - 1 - e.past_columns
                 s, k = e.cur_seg, e.cur_idx
                 while True:

@@ -86,16 +86,15 @@ def run(env_id, seed=0, options=None, policy=None, max_steps=600, **make_kwargs)
     obs, _ = env.reset(seed=seed, options=options)
     task = env.unwrapped.task
     follow = endless_mystery_path_action if env_id.startswith("Endless") else mystery_path_action
-    total, frames, rewards = 0.0, [obs], []
+    total, frames = 0.0, [obs]
     for t in range(1, max_steps + 1):
         action = policy(task, t) if policy else None
         obs, reward, terminated, truncated, info = env.step(follow(task) if action is None else action)
         total += reward
         frames.append(obs)
-        rewards.append(reward)
         if terminated or truncated:
             return dict(length=t, ret=total, terminated=terminated, truncated=truncated, info=info, task=task,
-                        frames=frames, rewards=rewards)
+                        frames=frames)
     raise AssertionError("episode did not end")
 
 
@@ -499,18 +498,39 @@ def test_endless_controls_map_right_up_down():
     assert gym.make("Endless-MysteryPath-v0").unwrapped.get_keys_to_action() == mapping
 
 
-@pytest.mark.parametrize("env_id", ["MysteryPath-v0", "MysteryPath-Grid-v0", "Endless-MysteryPath-v0"])
-def test_play_runs_headless(env_id, capsys, monkeypatch):
+@pytest.fixture
+def unpaced(monkeypatch):
+    """pygame clocks that do not wait for the frame rate (3 fps in the grid variant)."""
     import pygame
 
-    class Unpaced:  # no waiting for the frame rate (3 fps in the grid variant)
+    class Unpaced:
         def tick(self, fps):
             return 0
 
     monkeypatch.setattr(pygame.time, "Clock", Unpaced)
+
+
+@pytest.mark.parametrize("env_id", ["MysteryPath-v0", "MysteryPath-Grid-v0", "Endless-MysteryPath-v0"])
+def test_play_runs_headless(env_id, capsys, unpaced):
     play(env_id, seed=1, max_steps=25)  # the idle player: the endless episode ends after 20 steps
     out = capsys.readouterr().out
     assert ("seed 1: reward=0.0, length=20" in out) == env_id.startswith("Endless")
+
+
+@pytest.mark.parametrize("env_id", ["MysteryPath-v0", "MysteryPath-Grid-v0", "Endless-MysteryPath-v0"])
+def test_render_modes(env_id, unpaced):
+    env = gym.make(env_id, render_mode="rgb_array")
+    obs, _ = env.reset(seed=0)
+    assert np.array_equal(env.render(), obs)
+    debug = gym.make(env_id, render_mode="debug_rgb_array")
+    debug.reset(seed=0)
+    frame = debug.render()
+    assert frame.shape == (336, 336, 3) and colour_mask(frame, (0, 255, 0)).any()  # goal / stamina bar
+    human = gym.make(env_id, render_mode="human")  # SDL's dummy video driver in tests
+    human.reset(seed=0)
+    human.step(human.action_space.sample())
+    assert human.render() is None
+    human.close()
 
 
 # --- pixels: episodes of the original, replayed on its path -----------------------------------------
