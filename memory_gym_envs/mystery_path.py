@@ -185,7 +185,7 @@ class MysteryPath(Task):
 
     def debug_image(self, i: int) -> np.ndarray:
         """Walls red, path white, origin blue, goal green; then the agent and the cross."""
-        tiles = np.full((CELLS, CELLS, 3), 0, np.uint8)
+        tiles = np.zeros((CELLS, CELLS, 3), np.uint8)
         tiles[self.walls[i]] = WALL
         tiles[self.path_index[i] >= 0] = PATH
         e = self.state[i]
