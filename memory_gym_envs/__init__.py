@@ -14,6 +14,9 @@ ENVS = {
     "MortarMayhemB-v0": ("mortar_mayhem", "MortarMayhemBEnv", "MortarMayhemBVectorEnv"),
     "MortarMayhemB-Grid-v0": ("mortar_mayhem", "MortarMayhemBGridEnv", "MortarMayhemBGridVectorEnv"),
     "Endless-MortarMayhem-v0": ("mortar_mayhem", "EndlessMortarMayhemEnv", "EndlessMortarMayhemVectorEnv"),
+    "MysteryPath-v0": ("mystery_path", "MysteryPathEnv", "MysteryPathVectorEnv"),
+    "MysteryPath-Grid-v0": ("mystery_path", "MysteryPathGridEnv", "MysteryPathGridVectorEnv"),
+    "Endless-MysteryPath-v0": ("mystery_path", "EndlessMysteryPathEnv", "EndlessMysteryPathVectorEnv"),
     "ProofofMemory-v0": ("proof_of_memory", "ProofOfMemoryEnv", "ProofOfMemoryVectorEnv"),
 }
 

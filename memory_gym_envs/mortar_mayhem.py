@@ -13,6 +13,7 @@ from gymnasium import spaces
 from numba import njit
 
 from .core import MemoryGymEnv, MemoryGymVectorEnv, Task
+from .movement import CLAMP, WRAP, move_continuous, move_grid
 from .params import Param, pick
 from .sprites import SCREEN, AgentSprites, ImageBank, blit, command_symbols, copy_image, copy_rect, ring
 
@@ -28,17 +29,6 @@ B_MAX_COMMANDS = 20
 TILE_FILL, TILE_BORDER = (21, 43, 77), (29, 60, 107)
 RED_FILL, RED_BORDER = (81, 18, 26), (112, 24, 36)
 TARGET_RING = (0, 255, 0)
-
-# Continuous control: action component 0 none, 1 negative, 2 positive.
-AXIS_STEP = np.array([0, -1, 1])
-# Facing (in 45-degree steps, counter-clockwise from up) of a continuous action [horizontal, vertical];
-# -1 keeps the facing (no movement).
-FACING = np.array([[-1, 0, 4],    # no horizontal move: none, up, down
-                   [2, 1, 3],     # left: left, up-left, down-left
-                   [6, 7, 5]])    # right: right, up-right, down-right
-# Grid control: the tile step of "forward" for facing 0 (north), 2 (west), 4 (south), 6 (east).
-FORWARD_DELTA = np.array([(0, -1), (0, 0), (-1, 0), (0, 0), (0, 1), (0, 0), (1, 0), (0, 0)])
-
 
 def _rewards_and_timing(grid: bool, act_only: bool, endless: bool) -> dict[str, Param]:
     t = {
@@ -340,9 +330,10 @@ def _step(state, commands, actions, active, grid, endless, reward, terminated, t
         else:
             e.shown_frame = -1
             if grid:
-                _move_grid(e, actions[i, 0])
+                move_grid(e, actions[i, 0], TILE, e.offset, e.arena)
             else:
-                _move_continuous(e, actions[i, 0], actions[i, 1], endless)
+                move_continuous(e, actions[i, 0], actions[i, 1], WRAP if endless else CLAMP,
+                                e.offset + e.radius, e.offset + TILE * e.arena - e.radius)
             tx, ty = (e.pos[0] - e.offset) // TILE, (e.pos[1] - e.offset) // TILE
             if endless:
                 tx, ty = tx % 6, ty % 6
@@ -397,42 +388,6 @@ def _step(state, commands, actions, active, grid, endless, reward, terminated, t
         e.t += 1
         e.ep_return += reward[i]
         truncated[i] = not terminated[i] and e.max_steps >= 1 and e.t == e.max_steps
-
-
-@njit(cache=True)
-def _move_grid(e, action):
-    """0 no-op, 1 turn left, 2 turn right, 3 one tile forward (not past the arena's edge)."""
-    if action == 1:
-        e.facing = (e.facing + 2) % 8
-    elif action == 2:
-        e.facing = (e.facing + 6) % 8
-    elif action == 3:
-        dx, dy = FORWARD_DELTA[e.facing, 0], FORWARD_DELTA[e.facing, 1]
-        tx, ty = (e.pos[0] - e.offset) // TILE + dx, (e.pos[1] - e.offset) // TILE + dy
-        if 0 <= tx < e.arena and 0 <= ty < e.arena:
-            e.pos[0] += TILE * dx
-            e.pos[1] += TILE * dy
-
-
-@njit(cache=True)
-def _move_continuous(e, h, v, wrap):
-    """[horizontal, vertical] in {0 none, 1 negative, 2 positive}; clamp to the arena, or wrap."""
-    facing = FACING[h, v]
-    if facing < 0:
-        return
-    e.facing = facing
-    speed = e.speed_diagonal if h > 0 and v > 0 else e.speed_straight
-    for axis, a in ((0, h), (1, v)):
-        p = e.pos[axis] + AXIS_STEP[a] * speed
-        if wrap:  # torus: leaving the screen by more than radius/2 re-enters on the other side
-            lim = e.radius // 2
-            if p > SCREEN + lim:
-                p = -lim
-            elif p < -lim:
-                p = SCREEN + lim
-        else:
-            p = min(max(p, e.offset + e.radius), e.offset + TILE * e.arena - e.radius)
-        e.pos[axis] = p
 
 
 @njit(cache=True)

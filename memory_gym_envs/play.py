@@ -26,6 +26,8 @@ _CONTROLS = {
     "continuous": [{1: ("left", "a"), 2: ("right", "d")}, {1: ("up", "w"), 2: ("down", "s")}],
     # Discrete(4): no-op, turn left, turn right, forward
     "grid": [{1: ("left", "a"), 2: ("right", "d"), 3: ("up", "w")}],
+    # Discrete(4): none, right, up, down (Endless-MysteryPath-v0: there is no way back west)
+    "right_up_down": [{1: ("right", "d"), 2: ("up", "w"), 3: ("down", "s")}],
     # Discrete(2): left, right (ProofofMemory-v0; "no key" plays left)
     "left_right": [{1: ("right", "d")}],
 }

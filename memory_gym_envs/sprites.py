@@ -91,6 +91,18 @@ def copy_rect(dst: np.ndarray, src: np.ndarray, x: int, y: int, w: int, h: int) 
                 dst[py, px, c] = src[py, px, c]
 
 
+@njit(cache=True)
+def fill_rect(dst: np.ndarray, x: int, y: int, w: int, h: int, r: int, g: int, b: int) -> None:
+    """Fill the w x h rectangle at (x, y) of image ``dst`` with colour (r, g, b), clipped."""
+    x0, y0 = max(x, 0), max(y, 0)
+    x1, y1 = min(x + w, dst.shape[1]), min(y + h, dst.shape[0])
+    for py in range(y0, y1):
+        for px in range(x0, x1):
+            dst[py, px, 0] = r
+            dst[py, px, 1] = g
+            dst[py, px, 2] = b
+
+
 # --- rasterisation with pygame (runs once per shape, cached) -------------------------------------
 
 def _pygame():

@@ -9,7 +9,8 @@ from helpers import assert_same, random_actions
 
 IDS = list(memory_gym_envs.ENVS)
 # Short episodes so that every run crosses several episode ends (random agents fail fast anyway).
-FAST = {"Endless-MortarMayhem-v0": {"max_steps": 40}}
+FAST = {"Endless-MortarMayhem-v0": {"max_steps": 40}, "MysteryPath-v0": {"max_steps": 40},
+        "MysteryPath-Grid-v0": {"max_steps": 30}}
 
 
 def run_pair(env_id, mode, steps=150, num_envs=4, seed=7):
