@@ -22,6 +22,7 @@ on SIGINT/SIGTERM, ``--resume runs/{run_name}/checkpoint.pt``.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import random
 import secrets
@@ -71,6 +72,8 @@ class Args:
     # Algorithm specific arguments
     env_id: str = "MortarMayhem-Grid-v0"
     """the id of the environment"""
+    env_kwargs: str = ""
+    """the env's reset parameters as JSON, e.g. '{"command_count": 3, "arena_size": 3}' (default: the env's)"""
     total_timesteps: int = 200_000_000
     """total timesteps of the experiments"""
     init_lr: float = 2.5e-4
@@ -197,17 +200,30 @@ def check_args(args: Args) -> None:
              f"{args.num_envs * args.num_steps} steps")
 
 
+def env_kwargs(args: Args) -> dict:
+    try:
+        kwargs = json.loads(args.env_kwargs) if args.env_kwargs else {}
+    except json.JSONDecodeError as e:
+        fail(f"--env-kwargs is not valid JSON ({e}): {args.env_kwargs!r}")
+    if not isinstance(kwargs, dict):
+        fail(f"--env-kwargs must be a JSON object of reset parameters, got {args.env_kwargs!r}")
+    return kwargs
+
+
 def make_env(args: Args, run_name: str):
     """The training envs: our native batched vector env, same-step autoreset (the final obs of an
     episode comes in info["final_obs"]; the returned obs is already the next episode's first)."""
-    kwargs = dict(num_envs=args.num_envs)
+    kwargs = dict(num_envs=args.num_envs, **env_kwargs(args))
     if gym.spec(args.env_id).vector_entry_point:
         kwargs["autoreset_mode"] = gym.vector.AutoresetMode.SAME_STEP
     else:  # any other gymnasium env: one process, same autoreset mode
         kwargs.update(vectorization_mode="sync", vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP})
     if args.capture_video:
         kwargs["render_mode"] = "debug_rgb_array" if args.env_id in memory_gym_envs.ENVS else "rgb_array"
-    envs = gym.make_vec(args.env_id, **kwargs)
+    try:
+        envs = gym.make_vec(args.env_id, **kwargs)
+    except (ValueError, TypeError) as e:  # e.g. an unknown or out-of-range reset parameter
+        fail(f"{args.env_id}: {e}")
     if args.capture_video:
         envs = gym.wrappers.vector.RecordVideo(envs, f"videos/{run_name}", record_first_only=True)
     return envs
