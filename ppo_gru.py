@@ -673,10 +673,14 @@ if __name__ == "__main__":
                 adv = b["advantages"][torch.as_tensor(index[valid], device=device)]
                 total = int(sequences[mb, 2].sum())
                 optimizer.zero_grad()
+                stats = {}  # the minibatch's statistics: its chunks' weighted by their share of the steps
                 for chunk in backward_chunks(sequences[mb], args.backward_chunk_size):
-                    loss, stats = ppo_loss(agent, args, b, chunk, ent_coef, adv.mean(), adv.std())
-                    (loss * int(chunk[:, 2].sum()) / total).backward()
-                    clipfracs.append(stats["clipfrac"].item())
+                    loss, chunk_stats = ppo_loss(agent, args, b, chunk, ent_coef, adv.mean(), adv.std())
+                    share = int(chunk[:, 2].sum()) / total
+                    (loss * share).backward()
+                    for k, v in chunk_stats.items():
+                        stats[k] = stats.get(k, 0.0) + v.detach() * share
+                clipfracs.append(stats["clipfrac"].item())
                 nn.utils.clip_grad_norm_(agent.parameters(), args.max_grad_norm)
                 optimizer.step()
             if args.target_kl is not None and stats["approx_kl"] > args.target_kl:

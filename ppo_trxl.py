@@ -730,13 +730,17 @@ if __name__ == "__main__":
                 ids = perm[start:start + envs_per_mb]
                 adv = b["advantages"][ids]
                 optimizer.zero_grad()
+                stats = {}  # the minibatch's statistics: its chunks' weighted by their share of the steps
                 for chunk in ids.split(envs_per_chunk):
                     mb = {k: index_obs(v, chunk) for k, v in b.items()}
                     query_pos = torch.arange(C, P, device=device).expand(len(chunk), T)
                     mb["mask"] = attention_mask(query_pos, entry_episode[chunk, C:], entry_episode[chunk], W)
-                    loss, stats = ppo_loss(agent, args, mb, ent_coef, adv.mean(), adv.std())
-                    (loss * len(chunk) / len(ids)).backward()
-                    clipfracs.append(stats["clipfrac"].item())
+                    loss, chunk_stats = ppo_loss(agent, args, mb, ent_coef, adv.mean(), adv.std())
+                    share = len(chunk) / len(ids)
+                    (loss * share).backward()
+                    for k, v in chunk_stats.items():
+                        stats[k] = stats.get(k, 0.0) + v.detach() * share
+                clipfracs.append(stats["clipfrac"].item())
                 nn.utils.clip_grad_norm_(agent.parameters(), args.max_grad_norm)
                 optimizer.step()
             if args.target_kl is not None and stats["approx_kl"] > args.target_kl:
