@@ -13,6 +13,7 @@ from gymnasium import spaces
 from numba import njit
 
 from .core import MemoryGymEnv, MemoryGymVectorEnv, Task
+from .movement import clamp_position, move_continuous, speeds
 from .params import Param, pick
 from .sprites import SCREEN, AgentSprites, ImageBank, blit, command_symbols, copy_image, copy_rect, ring
 
@@ -29,13 +30,6 @@ TILE_FILL, TILE_BORDER = (21, 43, 77), (29, 60, 107)
 RED_FILL, RED_BORDER = (81, 18, 26), (112, 24, 36)
 TARGET_RING = (0, 255, 0)
 
-# Continuous control: action component 0 none, 1 negative, 2 positive.
-AXIS_STEP = np.array([0, -1, 1])
-# Facing (in 45-degree steps, counter-clockwise from up) of a continuous action [horizontal, vertical];
-# -1 keeps the facing (no movement).
-FACING = np.array([[-1, 0, 4],    # no horizontal move: none, up, down
-                   [2, 1, 3],     # left: left, up-left, down-left
-                   [6, 7, 5]])    # right: right, up-right, down-right
 # Grid control: the tile step of "forward" for facing 0 (north), 2 (west), 4 (south), 6 (east).
 FORWARD_DELTA = np.array([(0, -1), (0, 0), (-1, 0), (0, 0), (0, 1), (0, 0), (1, 0), (0, 0)])
 
@@ -150,7 +144,7 @@ class MortarMayhem(Task):
             "arena": arena, "offset": offset, "radius": int(25 * p["agent_scale"]),
             "bg": self.backgrounds.index((arena, self.endless), lambda: _backgrounds(arena, offset)),
             "sprite": self.agents.base(p["agent_scale"]),
-            "speed_straight": int(speed), "speed_diagonal": int(speed * np.sqrt(0.5)),
+            "speed_straight": speeds(speed)[0], "speed_diagonal": speeds(speed)[1],
             "max_steps": p["max_steps"] if self.endless else 0, "allowed": p["allowed_commands"],
             "visual_feedback": p["visual_feedback"],
             "r_fail": p["reward_command_failure"], "r_success": p["reward_command_success"],
@@ -417,22 +411,18 @@ def _move_grid(e, action):
 @njit(cache=True)
 def _move_continuous(e, h, v, wrap):
     """[horizontal, vertical] in {0 none, 1 negative, 2 positive}; clamp to the arena, or wrap."""
-    facing = FACING[h, v]
-    if facing < 0:
+    if not move_continuous(e, h, v):
         return
-    e.facing = facing
-    speed = e.speed_diagonal if h > 0 and v > 0 else e.speed_straight
-    for axis, a in ((0, h), (1, v)):
-        p = e.pos[axis] + AXIS_STEP[a] * speed
-        if wrap:  # torus: leaving the screen by more than radius/2 re-enters on the other side
-            lim = e.radius // 2
-            if p > SCREEN + lim:
-                p = -lim
-            elif p < -lim:
-                p = SCREEN + lim
-        else:
-            p = min(max(p, e.offset + e.radius), e.offset + TILE * e.arena - e.radius)
-        e.pos[axis] = p
+    if not wrap:
+        lo, hi = e.offset + e.radius, e.offset + TILE * e.arena - e.radius
+        clamp_position(e, lo, hi, lo, hi)
+        return
+    lim = e.radius // 2  # torus: leaving the screen by more than radius/2 re-enters on the other side
+    for axis in range(2):
+        if e.pos[axis] > SCREEN + lim:
+            e.pos[axis] = -lim
+        elif e.pos[axis] < -lim:
+            e.pos[axis] = SCREEN + lim
 
 
 @njit(cache=True)
