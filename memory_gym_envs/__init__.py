@@ -14,6 +14,9 @@ ENVS = {
     "MortarMayhemB-v0": ("mortar_mayhem", "MortarMayhemBEnv", "MortarMayhemBVectorEnv"),
     "MortarMayhemB-Grid-v0": ("mortar_mayhem", "MortarMayhemBGridEnv", "MortarMayhemBGridVectorEnv"),
     "Endless-MortarMayhem-v0": ("mortar_mayhem", "EndlessMortarMayhemEnv", "EndlessMortarMayhemVectorEnv"),
+    "SearingSpotlights-v0": ("searing_spotlights", "SearingSpotlightsEnv", "SearingSpotlightsVectorEnv"),
+    "Endless-SearingSpotlights-v0": ("searing_spotlights", "EndlessSearingSpotlightsEnv",
+                                     "EndlessSearingSpotlightsVectorEnv"),
     "ProofofMemory-v0": ("proof_of_memory", "ProofOfMemoryEnv", "ProofOfMemoryVectorEnv"),
 }
 
