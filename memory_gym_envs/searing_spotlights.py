@@ -39,7 +39,7 @@ SQUARE = 12  # chessboard square, px (int(50 * 0.25))
 BLUE, RED, BLACK = (0, 0, 255), (255, 0, 0), (0, 0, 0)
 COIN_COLOUR = (255, 165, 0)
 EXIT_CLOSED, EXIT_OPEN = (55, 55, 55), (48, 141, 70)
-HUD_BAR, HUD_REWARD = (50, 50, 50), (255, 255, 0)
+HUD_BAR, HUD_REWARD, HUD_HEALTH, HUD_DAMAGE = (50, 50, 50), (255, 255, 0), (0, 255, 0), (255, 0, 0)
 HEALTH_BAR_WIDTH = 42
 # HUD colour of the previous action component: 0 none, 1 left/up, 2 right/down.
 ACTION_COLOURS = np.array([(120, 120, 120), (116, 1, 113), (255, 94, 14)], np.uint8)
@@ -775,14 +775,14 @@ def _draw_hud(frame, e, action_colours) -> None:
     """The top bar (spec 7.2): health, previous action, previous positive reward. Row 0 is
     drawn, then copied to rows 1..3."""
     row = frame[0]
-    bar = 0 if e.bar_black else 50
+    bar = 0 if e.bar_black else HUD_BAR[0]  # (grey: one value for the three channels)
     lost = int(HEALTH_BAR_WIDTH * (1.0 - e.health / e.health_max))
     lost = min(max(lost, 0), HEALTH_BAR_WIDTH)
     for x in range(SCREEN):
         if x < lost:
-            row[x, 0], row[x, 1], row[x, 2] = 255, 0, 0
+            row[x, 0], row[x, 1], row[x, 2] = HUD_DAMAGE
         elif x < HEALTH_BAR_WIDTH:
-            row[x, 0], row[x, 1], row[x, 2] = 0, 255, 0
+            row[x, 0], row[x, 1], row[x, 2] = HUD_HEALTH
         elif e.show_action:
             a = e.hud_action[0] if x < 63 else e.hud_action[1]
             row[x, 0], row[x, 1], row[x, 2] = action_colours[a, 0], action_colours[a, 1], action_colours[a, 2]
@@ -791,10 +791,8 @@ def _draw_hud(frame, e, action_colours) -> None:
     if e.show_reward and e.t > 0:  # the reset frame has no reward block
         x0, x1 = (57, 67) if e.show_action else (HEALTH_BAR_WIDTH, SCREEN)
         for x in range(x0, x1):
-            if e.hud_reward:
-                row[x, 0], row[x, 1], row[x, 2] = 255, 255, 0
-            else:
-                row[x, 0] = row[x, 1] = row[x, 2] = 50
+            colour = HUD_REWARD if e.hud_reward else HUD_BAR
+            row[x, 0], row[x, 1], row[x, 2] = colour[0], colour[1], colour[2]
     for y in range(1, HUD_HEIGHT):
         for x in range(SCREEN):
             frame[y, x, 0], frame[y, x, 1], frame[y, x, 2] = row[x, 0], row[x, 1], row[x, 2]
