@@ -247,7 +247,7 @@ class SearingSpotlights(Task):
     ``reward_max_steps`` (all 0). Maximum return with the defaults: 1.25.
 
     ## Starting State
-    The agent at a random position (at least 28 px from the coins and the exit), with a random
+    The agent at a random position (about 28 px or more from the coins and the exit), with a random
     facing; the coin(s) and the exit at random positions at least 21 px apart; the spotlights just
     off-screen.
 
