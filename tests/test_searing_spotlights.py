@@ -482,6 +482,23 @@ def test_param_coin_enabled():
     assert (info["ground_truth"][2:] == 0).all()
 
 
+def test_endless_hud_without_last_action():
+    # (the original crashes on the first step with show_last_action=False)
+    env, task, _ = make(ESS, show_last_action=False, reward_outside_spotlight=1.0, spot_damage=0.0)
+    frames = [env.step(np.array([2, 1]))[0] for _ in range(2)]
+    assert tuple(frames[0][2, 60]) == BAR and tuple(frames[1][2, 60]) == YELLOW
+
+
+def test_options_apply_to_their_episode_only():
+    env = gym.make(SS, hide_chessboard=True)  # make kwargs: this env's defaults
+    obs, _ = env.reset(seed=0, options={"black_background": True, "initial_spawns": 9})
+    assert count(obs, BLUE) == 0 and count(obs, WHITE) == 0 and env.unwrapped.task.state["n_spots"][0] == 9
+    obs, _ = env.reset(seed=0)
+    assert count(obs, BLUE) == 0 and count(obs, WHITE) > 5000 and env.unwrapped.task.state["n_spots"][0] == 4
+    obs, _ = gym.make(SS).reset(seed=0)
+    assert count(obs, BLUE) > 2500 and count(obs, WHITE) > 2500
+
+
 # --- bad input -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("env_id, options, message", [
