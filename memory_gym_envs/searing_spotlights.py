@@ -132,15 +132,16 @@ def _params(endless: bool) -> dict[str, Param]:
     t: dict[str, Param] = {}
     if endless:
         t["max_steps"] = Param(-1, int, doc="truncate the episode when t == max_steps (never if < 1)")
-        t["steps_per_coin"] = Param(160, int, 1, 100_000, doc="terminate if the coin is not collected within this many steps")
+        t["steps_per_coin"] = Param(160, int, 1, 100_000,
+                                    doc="terminate if the coin is not collected within this many steps")
         t["initial_spawns"] = Param(3, int, 0, 50, doc="spotlights at reset")
         t["spawn_interval"] = Param(50, int, 1, 1000, doc="one new spotlight every N steps, without limit")
     else:
         t["max_steps"] = Param(256, int, doc="truncate the episode when t == max_steps (never if < 1)")
         t["initial_spawns"] = Param(4, int, 0, 50, doc="spotlights at reset")
         t["num_spawns"] = Param(30, int, 0, 1000, doc="the most spotlights spawned after the reset")
-        t["initial_spawn_interval"] = Param(30.0, float, 0.0, 1000.0,
-                                            doc="I: a new spotlight every int(I + T) steps (see decaying_spawn_interval)")
+        t["initial_spawn_interval"] = Param(30.0, float, 0.0, 1000.0, doc="I: a new spotlight every int(I + T) "
+                                                                          "steps (see decaying_spawn_interval)")
         t["spawn_interval_threshold"] = Param(10.0, float, 0.0, 1000.0, doc="T (see initial_spawn_interval)")
         t["spawn_interval_decay"] = Param(0.95, float, 0.0, 1.0, doc="D (see decaying_spawn_interval)")
         t["decaying_spawn_interval"] = Param(False, bool, doc="the i-th later spotlight after int(I * D**i + T) steps "
@@ -161,7 +162,8 @@ def _params(endless: bool) -> dict[str, Param]:
     t["coin_scale"] = Param(0.375, float, 0.1, 1.0, doc="coin radius int(10 * scale)")
     t["coins_visible"] = Param(False, bool, doc="draw the coins above the darkness")
     if endless:
-        t["coin_show_duration"] = Param(6, int, 0, 1000, doc="a new coin is drawn above the darkness for its first N frames")
+        t["coin_show_duration"] = Param(6, int, 0, 1000,
+                                        doc="a new coin is drawn above the darkness for its first N frames")
         t["coin_enabled"] = Param(True, bool, doc="False: no coin, no coin timer (from the original's unreleased HEAD)")
     else:
         t["use_exit"] = Param(True, bool, doc="after the coins, reach the exit (else the coins end the episode)")

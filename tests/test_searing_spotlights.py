@@ -106,6 +106,17 @@ def test_finished_spotlights_leave_and_others_keep_their_paths():
         env.step(STILL)
         counts.append(task.state["n_spots"][0])
     assert counts == [3, 3, 3, 3, 3, 0, 0]  # drawn at t = 0, .25, .5, .75, then removed
+    # speeds 0.1 .. 0.5: when one leaves, every other still advances by its speed on that step
+    env, task, _ = make(initial_spawns=8, num_spawns=0, spot_min_speed=0.1, spot_max_speed=0.5, spot_damage=0.0)
+    left = 0
+    for _ in range(12):
+        n = task.state["n_spots"][0]
+        before = {row[S_SPEED]: row[S_T] for row in task.spots[0, :n]}  # speeds identify the spotlights
+        env.step(STILL)
+        after = {row[S_SPEED]: row[S_T] for row in task.spots[0, :task.state["n_spots"][0]]}
+        left += n - len(after)
+        assert after == {speed: min(t + speed, 1.0) for speed, t in before.items() if t < 1.0}
+    assert left == 8
 
 
 def test_spotlight_paths_start_and_end_off_screen():
@@ -188,7 +199,8 @@ def test_ground_truth_of_the_finite_env_is_the_next_goal():
 # --- every reset parameter -----------------------------------------------------------------------
 
 @pytest.mark.parametrize("env_id, options, length", [
-    (SS, {}, 256), (SS, {"max_steps": 20}, 20), (ESS, {"max_steps": 30}, 30), (ESS, {"coin_enabled": False, "max_steps": 300}, 300),
+    (SS, {}, 256), (SS, {"max_steps": 20}, 20), (ESS, {"max_steps": 30}, 30),
+    (ESS, {"coin_enabled": False, "max_steps": 300}, 300),
 ])
 def test_param_max_steps(env_id, options, length):
     env, task, _ = make(env_id, spot_damage=0.0, **options)
@@ -504,7 +516,8 @@ def test_options_apply_to_their_episode_only():
 @pytest.mark.parametrize("env_id, options, message", [
     (SS, {"spot_min_radius": -1.0}, r"'spot_min_radius' must be a number in \[1.0, 59.0\], got -1.0"),
     (SS, {"spot_max_radius": 80.0}, r"'spot_max_radius' must be a number in \[1.0, 59.0\]"),
-    (SS, {"spot_min_radius": 12.0, "spot_max_radius": 8.0}, r"'spot_min_radius' \(12.0\) must be <= 'spot_max_radius' \(8.0\)"),
+    (SS, {"spot_min_radius": 12.0, "spot_max_radius": 8.0},
+     r"'spot_min_radius' \(12.0\) must be <= 'spot_max_radius' \(8.0\)"),
     (ESS, {"spot_min_speed": 0.01, "spot_max_speed": 0.005}, r"'spot_min_speed' \(0.01\) must be <= 'spot_max_speed'"),
     (SS, {"spot_min_speed": 0.0}, r"'spot_min_speed' must be a number in \[0.001, 1.0\]"),
     (SS, {"agent_health": 0}, r"'agent_health' must be an int in \[1, 1000\], got 0"),
@@ -514,7 +527,8 @@ def test_options_apply_to_their_episode_only():
     (SS, {"light_dim_off_duration": 0}, r"'light_dim_off_duration' must be an int in \[1, 255\]"),
     (SS, {"coin_scale": 0.0}, r"'coin_scale' must be a number in \[0.1, 1.0\]"),
     (SS, {"black_background": 1}, "'black_background' must be a bool"),
-    (SS, {"steps_per_coin": 100}, r"unknown reset parameter 'steps_per_coin' for SearingSpotlights-v0; valid keys: .*use_exit"),
+    (SS, {"steps_per_coin": 100},
+     r"unknown reset parameter 'steps_per_coin' for SearingSpotlights-v0; valid keys: .*use_exit"),
     (ESS, {"use_exit": False}, r"unknown reset parameter 'use_exit' for Endless-SearingSpotlights-v0"),
     (ESS, {"steps_per_coin": 0}, r"'steps_per_coin' must be an int in \[1, 100000\]"),
     (ESS, {"spawn_interval": 0}, r"'spawn_interval' must be an int in \[1, 1000\]"),
@@ -578,7 +592,8 @@ def golden_env(env_id, state, render_mode="rgb_array"):
     e["num_coins"], e["coins"][0], e["coin_alive"][0] = 1, state["coin"], 1
     if "exit" in state:
         e["exit"] = state["exit"]
-    e["alpha"], e["t"], e["hud_action"], e["coin_t"] = state["alpha"], state["t"], state.get("action", (0, 0)), state.get("coin_t", 0)
+    e["alpha"], e["t"], e["coin_t"] = state["alpha"], state["t"], state.get("coin_t", 0)
+    e["hud_action"] = state.get("action", (0, 0))
     e["hit"], e["health"] = state.get("hit", False), state.get("health", e["health_max"])
     e["hud_reward"] = False
     e["n_spots"] = 0
