@@ -17,6 +17,9 @@ ENVS = {
     "MysteryPath-v0": ("mystery_path", "MysteryPathEnv", "MysteryPathVectorEnv"),
     "MysteryPath-Grid-v0": ("mystery_path", "MysteryPathGridEnv", "MysteryPathGridVectorEnv"),
     "Endless-MysteryPath-v0": ("mystery_path", "EndlessMysteryPathEnv", "EndlessMysteryPathVectorEnv"),
+    "SearingSpotlights-v0": ("searing_spotlights", "SearingSpotlightsEnv", "SearingSpotlightsVectorEnv"),
+    "Endless-SearingSpotlights-v0": ("searing_spotlights", "EndlessSearingSpotlightsEnv",
+                                     "EndlessSearingSpotlightsVectorEnv"),
     "ProofofMemory-v0": ("proof_of_memory", "ProofOfMemoryEnv", "ProofOfMemoryVectorEnv"),
 }
 

@@ -13,7 +13,7 @@ from gymnasium import spaces
 from numba import njit
 
 from .core import MemoryGymEnv, MemoryGymVectorEnv, Task
-from .movement import CLAMP, WRAP, move_continuous, move_grid
+from .movement import clamp_position, move_continuous, move_grid, speeds, wrap_position
 from .params import Param, pick
 from .sprites import SCREEN, AgentSprites, ImageBank, blit, command_symbols, copy_image, copy_rect, ring
 
@@ -140,7 +140,7 @@ class MortarMayhem(Task):
             "arena": arena, "offset": offset, "radius": int(25 * p["agent_scale"]),
             "bg": self.backgrounds.index((arena, self.endless), lambda: _backgrounds(arena, offset)),
             "sprite": self.agents.base(p["agent_scale"]),
-            "speed_straight": int(speed), "speed_diagonal": int(speed * np.sqrt(0.5)),
+            "speed_straight": speeds(speed)[0], "speed_diagonal": speeds(speed)[1],
             "max_steps": p["max_steps"] if self.endless else 0, "allowed": p["allowed_commands"],
             "visual_feedback": p["visual_feedback"],
             "r_fail": p["reward_command_failure"], "r_success": p["reward_command_success"],
@@ -332,8 +332,12 @@ def _step(state, commands, actions, active, grid, endless, reward, terminated, t
             if grid:
                 move_grid(e, actions[i, 0], TILE, e.offset, e.arena)
             else:
-                move_continuous(e, actions[i, 0], actions[i, 1], WRAP if endless else CLAMP,
-                                e.offset + e.radius, e.offset + TILE * e.arena - e.radius)
+                if move_continuous(e, actions[i, 0], actions[i, 1]):
+                    if endless:
+                        wrap_position(e, e.radius)
+                    else:
+                        lo, hi = e.offset + e.radius, e.offset + TILE * e.arena - e.radius
+                        clamp_position(e, lo, hi, lo, hi)
             tx, ty = (e.pos[0] - e.offset) // TILE, (e.pos[1] - e.offset) // TILE
             if endless:
                 tx, ty = tx % 6, ty % 6

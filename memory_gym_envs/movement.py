@@ -1,10 +1,10 @@
 """The agent's movement rules (spec ENVS.md 2.2), shared by every task that moves the agent sprite.
 
-The helpers are numba functions on one env's state record; they need its fields ``pos`` (int64
-centre x, y in px), ``facing`` (45-degree steps counter-clockwise from up, i.e. the agent sprite's
-variant), ``speed_straight`` and ``speed_diagonal`` (px per step, already truncated toward zero)
-and, for ``WRAP``, ``radius``. Bounds that differ between tasks (the arena, the screen, none) are
-arguments.
+Numba helpers on one env's state record ``e``, which needs the fields ``pos`` (int64 (2,), the
+centre x, y in px), ``facing`` (45-degree steps counter-clockwise from up: the agent sprite's
+variant), ``speed_straight`` and ``speed_diagonal`` (px per step, see ``speeds``). A continuous
+move is unbounded; each task then keeps the centre in its own area (``clamp_position``,
+``wrap_position``, or nothing: leaving Endless Mystery Path's path is that task's business).
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from numba import njit
 
 from .sprites import SCREEN
 
-# Continuous control: action component 0 none, 1 negative, 2 positive.
+# Continuous control: action component 0 none, 1 negative (left / up), 2 positive (right / down).
 AXIS_STEP = np.array([0, -1, 1])
 # Facing of a continuous action [horizontal, vertical]; -1 keeps the facing (no movement).
 FACING = np.array([[-1, 0, 4],    # no horizontal move: none, up, down
@@ -22,32 +22,42 @@ FACING = np.array([[-1, 0, 4],    # no horizontal move: none, up, down
 # Grid control: the tile step of "forward" for facing 0 (north), 2 (west), 4 (south), 6 (east).
 FORWARD_DELTA = np.array([(0, -1), (0, 0), (-1, 0), (0, 0), (0, 1), (0, 0), (1, 0), (0, 0)])
 
-# What happens at the edge of the world in ``move_continuous``.
-CLAMP = 0  # the centre stays in [lo, hi] on both axes
-WRAP = 1   # torus screen: leaving it by more than radius/2 re-enters on the other side
-FREE = 2   # no bounds (Endless Mystery Path: leaving the path is the task's business)
+
+def speeds(agent_speed: float) -> tuple[int, int]:
+    """(straight, diagonal) px per step: each component of direction * speed truncated toward
+    zero, as the original (3.0 -> 3 px straight, 2 px per axis diagonally)."""
+    return int(agent_speed), int(agent_speed * np.sqrt(0.5))
 
 
 @njit(cache=True)
-def move_continuous(e, h, v, bound, lo, hi):
-    """[horizontal, vertical] in {0 none, 1 negative, 2 positive}: face the move's direction and
-    move ``speed_straight`` px (``speed_diagonal`` per axis diagonally), then apply ``bound``."""
+def move_continuous(e, h, v) -> bool:
+    """Turn to face the move [h, v] and move (unbounded); False (nothing changes) for [0, 0]."""
     facing = FACING[h, v]
     if facing < 0:
-        return
+        return False
     e.facing = facing
     speed = e.speed_diagonal if h > 0 and v > 0 else e.speed_straight
-    for axis, a in ((0, h), (1, v)):
-        p = e.pos[axis] + AXIS_STEP[a] * speed
-        if bound == WRAP:
-            lim = e.radius // 2
-            if p > SCREEN + lim:
-                p = -lim
-            elif p < -lim:
-                p = SCREEN + lim
-        elif bound == CLAMP:
-            p = min(max(p, lo), hi)
-        e.pos[axis] = p
+    e.pos[0] += AXIS_STEP[h] * speed
+    e.pos[1] += AXIS_STEP[v] * speed
+    return True
+
+
+@njit(cache=True)
+def clamp_position(e, x_lo, x_hi, y_lo, y_hi) -> None:
+    """Keep the centre inside [x_lo, x_hi] x [y_lo, y_hi]."""
+    e.pos[0] = min(max(e.pos[0], x_lo), x_hi)
+    e.pos[1] = min(max(e.pos[1], y_lo), y_hi)
+
+
+@njit(cache=True)
+def wrap_position(e, radius) -> None:
+    """Torus screen: a centre leaving the screen by more than radius/2 re-enters on the other side."""
+    lim = radius // 2
+    for axis in range(2):
+        if e.pos[axis] > SCREEN + lim:
+            e.pos[axis] = -lim
+        elif e.pos[axis] < -lim:
+            e.pos[axis] = SCREEN + lim
 
 
 @njit(cache=True)

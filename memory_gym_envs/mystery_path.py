@@ -14,7 +14,7 @@ from gymnasium import spaces
 from numba import njit
 
 from .core import MemoryGymEnv, MemoryGymVectorEnv, Task
-from .movement import CLAMP, FREE, move_continuous, move_grid
+from .movement import clamp_position, move_continuous, move_grid, speeds
 from .params import Param, pick
 from .paths import CAPACITY, CELLS, edge_path, eastward_path, randint, stream
 from .sprites import SCREEN, AgentSprites, Sprite, _pygame, blit, fill_rect, scratch_surface, surface_image
@@ -149,7 +149,7 @@ class MysteryPath(Task):
         speed = 0.0 if self.grid else p["agent_speed"]
         for key, value in {
             "sprite": self.agents.base(p["agent_scale"]), "radius": int(25 * p["agent_scale"]),
-            "speed_straight": int(speed), "speed_diagonal": int(speed * np.sqrt(0.5)),
+            "speed_straight": speeds(speed)[0], "speed_diagonal": speeds(speed)[1],
             "max_steps": p["max_steps"], "show_origin": p["show_origin"], "show_goal": p["show_goal"],
             "visual_feedback": p["visual_feedback"], "r_goal": p["reward_goal"],
             "r_fall_off": p["reward_fall_off"], "r_progress": p["reward_path_progress"], "r_step": p["reward_step"],
@@ -289,7 +289,8 @@ def _step(state, path_index, path_xy, visited, actions, active, grid, reward, te
         elif grid:
             move_grid(e, actions[i, 0], TILE, 0, CELLS)
         else:
-            move_continuous(e, actions[i, 0], actions[i, 1], CLAMP, e.radius, SCREEN - e.radius)
+            if move_continuous(e, actions[i, 0], actions[i, 1]):
+                clamp_position(e, e.radius, SCREEN - e.radius, e.radius, SCREEN - e.radius)
         tx, ty = e.pos[0] // TILE, e.pos[1] // TILE
         k = path_index[i, ty, tx]
         r = 0.0
@@ -639,7 +640,7 @@ def _endless_step(state, segment, length, index, xy, rewarded, refilled, actions
         if e.off_path:  # back to the very first tile (the camera follows), the action ignored
             e.pos[0], e.pos[1] = TILE // 2, TILE * e.y0 + TILE // 2
         else:
-            move_continuous(e, ENDLESS_H[actions[i]], ENDLESS_V[actions[i]], FREE, 0, 0)
+            move_continuous(e, ENDLESS_H[actions[i]], ENDLESS_V[actions[i]])  # no bounds
         tx, ty = e.pos[0] // TILE, e.pos[1] // TILE
         seg = tx // SEGMENT_COLUMNS
         _load_window(e, i, seg, segment, length, index, xy, rewarded, refilled)

@@ -197,18 +197,33 @@ def upscale(frame: np.ndarray, factor: int = 4) -> np.ndarray:
     return np.repeat(np.repeat(frame, factor, axis=0), factor, axis=1)
 
 
-class AgentSprites:
+class SpriteBank:
+    """Sprites of several shapes or sizes in one table, so a kernel takes one set of arrays:
+    ``index(key, make)`` returns the first variant of the sprite ``make()`` builds for ``key``,
+    building it once. (Every variant is padded to the longest one: keep huge shapes apart.)"""
+
+    def __init__(self):
+        self.keys: dict = {}
+        self.parts: list[Sprite] = []
+        self.table: Sprite | None = None
+
+    def index(self, key, make) -> int:
+        if key not in self.keys:
+            self.keys[key] = sum(len(p.dy) for p in self.parts)
+            self.parts.append(make())
+            self.table = Sprite.concat(self.parts)
+        return self.keys[key]
+
+
+class AgentSprites(SpriteBank):
     """The agent sprites of every ``agent_scale`` in use, as one table: variant = base + facing."""
 
     def __init__(self):
-        self.scales: list[float] = []
-        self.table = agent_sprite(0.25)
+        super().__init__()
+        self.base(0.25)
 
     def base(self, scale: float) -> int:
-        if scale not in self.scales:
-            self.scales.append(scale)
-            self.table = Sprite.concat([agent_sprite(s) for s in self.scales])
-        return 8 * self.scales.index(scale)
+        return self.index(scale, lambda: agent_sprite(scale))
 
 
 class ImageBank:

@@ -78,3 +78,12 @@ def endless_mystery_path_action(task, i=0):
     target = _leg_target(e["pos"], centre, centre + MP_TILE * ENDLESS_STEPS[np.argmax(e["gt"])])
     d = target - e["pos"]
     return 1 if d[0] > 0 else (2 if d[1] < 0 else 3)
+
+
+def searing_spotlights_action(task, i=0):
+    """Walk straight to the next coin, then to the exit (reads the hidden positions)."""
+    e = task.state[i]
+    alive = np.flatnonzero(e["coin_alive"][:e["num_coins"]])
+    target = e["coins"][alive[0]] if len(alive) else e["exit"]
+    d = target - e["pos"]
+    return np.array([0 if abs(d[0]) <= 1 else (1 if d[0] < 0 else 2), 0 if abs(d[1]) <= 1 else (1 if d[1] < 0 else 2)])

@@ -1,5 +1,9 @@
-"""Shared test helpers: comparing observations and infos, random action sequences."""
+"""Shared test helpers: comparing observations and infos, random action sequences, reference frames."""
+import os
+
 import numpy as np
+
+DATA = os.path.join(os.path.dirname(__file__), "data")
 
 
 def assert_same(a, b, path="value"):
@@ -27,3 +31,17 @@ def assert_same(a, b, path="value"):
 def random_actions(space, count, seed):
     space.seed(seed)
     return [space.sample() for _ in range(count)]
+
+
+def ref_image(name):
+    """An image of tests/data (the original's frames, ENVS.md section 10) in [y][x] layout."""
+    from memory_gym_envs.sprites import _pygame
+
+    return _pygame().surfarray.array3d(_pygame().image.load(os.path.join(DATA, name))).transpose(1, 0, 2)
+
+
+def ref_frames(name):
+    """The 84x84 frames of a reference strip: 4x upscaled, separated by 4-px bars."""
+    img = ref_image(name)
+    count = (img.shape[1] + 4) // 340
+    return [img[1:336:4, i * 340 + 1:i * 340 + 336:4] for i in range(count)]

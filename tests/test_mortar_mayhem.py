@@ -1,15 +1,13 @@
 """Mortar Mayhem family: timings, rewards, failures, every reset parameter, and the pixels."""
-import os
-
 import gymnasium as gym
 import numpy as np
 import pytest
 
 from agents import mortar_mayhem_action
+from helpers import ref_frames, ref_image
 from memory_gym_envs.mortar_mayhem import COMMANDS, TILE
 from memory_gym_envs.sprites import agent_sprite, command_symbols
 
-DATA = os.path.join(os.path.dirname(__file__), "data")
 FAST_DISPLAY = {"command_show_duration": 1, "command_show_delay": 0}
 
 
@@ -288,16 +286,8 @@ def test_agent_sprite_matches_the_spec(variant):
     assert ["".join(row) for row in grid] == SPEC_SPRITES[variant]
 
 
-def _ref_frames(name):
-    from memory_gym_envs.sprites import _pygame
-
-    img = _pygame().surfarray.array3d(_pygame().image.load(os.path.join(DATA, name))).transpose(1, 0, 2)
-    count = (img.shape[1] + 4) // 340
-    return [img[1:336:4, i * 340 + 1:i * 340 + 336:4] for i in range(count)]
-
-
 def test_command_symbols_match_the_reference():
-    frames = _ref_frames("MortarMayhem-v0_commands.png")
+    frames = ref_frames("MortarMayhem-v0_commands.png")
     s = command_symbols(COMMANDS)
     for c, ref in enumerate(frames):
         mine = np.zeros((84, 84), bool)
@@ -339,15 +329,13 @@ def test_frames_match_the_original(env_id, name, index, state):
         e["show_first"], e["show_duration"], e["show_delay"] = 0, 3, 1
         task.commands[0, 0] = COMMANDS.index(state["symbol"])
     frame = task.draw(np.array([0]))[0]
-    assert np.array_equal(frame, _ref_frames(name)[index])
+    assert np.array_equal(frame, ref_frames(name)[index])
 
 
 def test_debug_view_matches_the_original():
-    from memory_gym_envs.sprites import _pygame
-
-    ref = _pygame().surfarray.array3d(_pygame().image.load(os.path.join(DATA, "MortarMayhem-v0_debug.png")))
+    ref = ref_image("MortarMayhem-v0_debug.png")
     env = gym.make("MortarMayhem-v0", render_mode="debug_rgb_array")
     env.reset(seed=0)
     e = env.unwrapped.task.state[0]
     e["pos"], e["facing"], e["tiles_on"], e["target"], e["shown_frame"] = (70, 28), 0, True, (4, 1), -1
-    assert np.array_equal(env.render(), ref.transpose(1, 0, 2)[::4, ::4])
+    assert np.array_equal(env.render(), ref[::4, ::4])
