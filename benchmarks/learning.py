@@ -1,0 +1,116 @@
+"""Learning benchmark that fits a 2-core CPU: memory agents solve a reduced Mortar Mayhem, a
+memory-less agent cannot.
+
+    python benchmarks/learning.py                           # ~1 h on the project's 2-core machine
+    python benchmarks/learning.py --steps 200000 --seeds 1 2
+
+Task: ``MortarMayhem-Grid-v0`` with one command on a 3x3 arena (reset parameters
+``{"command_count": 1, "arena_size": 3}``). The command (right, down, left, up or stay) is shown for
+3 frames, then a blank frame; then the agent has 6 steps to turn and walk onto the target tile and
+must stay there for 2 frames. When it can act, the symbol is gone: without memory the best policy
+is "always stay" (success = the chance that the command is "stay": 1/5 in the middle, 1/4 on an
+edge, 1/3 in a corner, ~28% on average).
+
+Agents, with the same small PPO settings (16 envs x 128 steps, 4 minibatches, 3 epochs, lr 3e-4,
+entropy 0.01, clip 0.2, advantage normalisation):
+* ``ppo_trxl.py``: 2 layers, dim 128, 2 heads, W = 16 (the episode is 11 steps);
+* ``ppo_gru.py``: a GRU of 128;
+* ``ppo_gru.py --no-memory``: the same GRU network, its state reset before every step.
+
+The runs go two at a time with one thread each (``OMP_NUM_THREADS=1``: two torch processes with
+two threads each on two cores run ~10x slower). Then each final checkpoint is evaluated with the
+paper's protocol (``enjoy.py --eval``: 50 unseen seeds x 3, greedy) and the success curves are
+drawn with ``plot.py``. Results (JSON per agent, ``learning.png``, ``results.md``) go to ``--out``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TASK = ["--env-id", "MortarMayhem-Grid-v0", "--env-kwargs", '{"command_count": 1, "arena_size": 3}']
+PPO = ["--num-envs", "16", "--num-steps", "128", "--num-minibatches", "4", "--update-epochs", "3",
+       "--init-lr", "3e-4", "--final-lr", "3e-4", "--init-ent-coef", "1e-2", "--final-ent-coef", "1e-2",
+       "--clip-coef", "0.2", "--norm-adv", "--checkpoint-interval", "0"]
+AGENTS = {
+    "TrXL": ["ppo_trxl.py", "--trxl-num-layers", "2", "--trxl-num-heads", "2", "--trxl-dim", "128",
+             "--trxl-memory-length", "16"],
+    "GRU": ["ppo_gru.py", "--rnn-hidden-size", "128", "--hidden-layer-size", "128"],
+    "GRU without memory": ["ppo_gru.py", "--rnn-hidden-size", "128", "--hidden-layer-size", "128", "--no-memory",
+                           "--exp-name", "ppo_gru_no_memory"],
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=400_000, help="env steps per run (default: %(default)s)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1])
+    parser.add_argument("--parallel", type=int, default=2, help="runs at a time (one thread each)")
+    parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results", "learning"))
+    args = parser.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    work = os.path.join(args.out, "work")
+    os.makedirs(work, exist_ok=True)
+    env = dict(os.environ, OMP_NUM_THREADS="1", SDL_VIDEODRIVER="dummy")
+
+    jobs = [(name, seed) for name in AGENTS for seed in args.seeds]
+    running, started, run_dirs, walls = [], {}, {}, {}
+    while jobs or running:
+        while jobs and len(running) < args.parallel:
+            name, seed = jobs.pop(0)
+            script, *flags = AGENTS[name]
+            cwd = os.path.join(work, f"{name.replace(' ', '_')}__{seed}")
+            os.makedirs(cwd, exist_ok=True)
+            cmd = [sys.executable, os.path.join(ROOT, script), *TASK, *PPO, *flags, "--seed", str(seed),
+                   "--total-timesteps", str(args.steps)]
+            log = open(os.path.join(cwd, "train.log"), "w")
+            print(f"training {name}, seed {seed}: {' '.join(cmd[1:])}", flush=True)
+            running.append((name, seed, cwd, subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
+                                                              env=env), log))
+            started[(name, seed)] = time.time()
+        time.sleep(5)
+        for job in list(running):
+            name, seed, cwd, proc, log = job
+            if proc.poll() is None:
+                continue
+            running.remove(job)
+            log.close()
+            if proc.returncode:
+                raise SystemExit(f"{name} seed {seed} failed, see {cwd}/train.log")
+            walls[(name, seed)] = time.time() - started[(name, seed)]
+            run_dirs[(name, seed)] = os.path.join(cwd, "runs", os.listdir(os.path.join(cwd, "runs"))[0])
+
+    rows = []
+    for (name, seed), run_dir in run_dirs.items():
+        out = os.path.join(args.out, f"eval_{name.replace(' ', '_')}_{seed}.json")
+        subprocess.run([sys.executable, os.path.join(ROOT, "enjoy.py"), os.path.join(run_dir, "checkpoint.pt"),
+                        "--eval", "--output", out], check=True, env=env, stdout=subprocess.DEVNULL)
+        with open(out) as f:
+            result = json.load(f)
+        rows.append((name, seed, walls[(name, seed)], result))
+    subprocess.run([sys.executable, os.path.join(ROOT, "plot.py"),
+                    *[a for name in AGENTS for a in ("--runs", f"{name}=" + ",".join(
+                        run_dirs[(name, s)] for s in args.seeds))],
+                    "--tag", "episode/success", "--title", "MortarMayhem-Grid-v0, 1 command, 3x3: success",
+                    "--output", os.path.join(args.out, "learning.png")], check=True, env=env)
+
+    lines = [f"Reduced `MortarMayhem-Grid-v0` (1 command, 3x3 arena), {args.steps:,} steps per run; evaluation: "
+             "50 unseen seeds x 3 episodes, greedy actions (mean, [bootstrap 95% interval]).", "",
+             "| agent | seed | training wall time | success | return |", "|---|---:|---:|---:|---:|"]
+    for name, seed, wall, result in rows:
+        def cell(metric):
+            m = result["summary"][metric]
+            return f"{m['mean']:.2f} [{m['mean_ci95'][0]:.2f}, {m['mean_ci95'][1]:.2f}]"
+        lines.append(f"| {name} | {seed} | {wall / 60:.0f} min | {cell('success')} | {cell('reward')} |")
+    table = "\n".join(lines)
+    with open(os.path.join(args.out, "results.md"), "w") as f:
+        f.write(table + "\n")
+    print("\n" + table)
+
+
+if __name__ == "__main__":
+    main()
