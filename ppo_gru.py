@@ -21,6 +21,7 @@ on SIGINT/SIGTERM, ``--resume runs/{run_name}/checkpoint.pt``.
 """
 from __future__ import annotations
 
+import ast
 import difflib
 import importlib
 import json
@@ -265,10 +266,14 @@ def check_args(args: Args) -> None:
 
 
 def env_kwargs(args: Args) -> dict:
+    """--env-kwargs: JSON, or a Python dict literal (how a wandb sweep agent renders a mapping value)."""
     try:
         kwargs = json.loads(args.env_kwargs) if args.env_kwargs else {}
     except json.JSONDecodeError as e:
-        fail(f"--env-kwargs is not valid JSON ({e}): {args.env_kwargs!r}")
+        try:
+            kwargs = ast.literal_eval(args.env_kwargs)
+        except (ValueError, SyntaxError):
+            fail(f"--env-kwargs is not valid JSON ({e}): {args.env_kwargs!r}")
     if not isinstance(kwargs, dict):
         fail(f"--env-kwargs must be a JSON object of reset parameters, got {args.env_kwargs!r}")
     return kwargs
