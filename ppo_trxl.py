@@ -27,6 +27,8 @@ continued with ``--resume runs/{run_name}/checkpoint.pt``.
 """
 from __future__ import annotations
 
+import ast
+import difflib
 import importlib
 import json
 import math
@@ -36,6 +38,7 @@ import secrets
 import signal
 import sys
 import time
+import typing
 from collections import deque
 from dataclasses import asdict, dataclass, fields
 
@@ -45,6 +48,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import tyro
+import yaml
 from torch.distributions import Categorical
 from torch.utils.tensorboard import SummaryWriter
 
@@ -75,6 +79,9 @@ class Args:
     """save `runs/{run_name}/checkpoint.pt` every this many iterations (and on SIGINT/SIGTERM); 0: only on signals"""
     resume: str | None = None
     """path of a checkpoint.pt to continue (same run directory, TensorBoard log and global step)"""
+    config: str | None = None
+    """a YAML file of flag values (keys: the field names, e.g. `init_lr`) that become the defaults; flags on
+    the command line override them (configs/ppo_*/<env-id>.yaml: the paper's settings)"""
 
     # Algorithm specific arguments
     env_id: str = "MortarMayhem-Grid-v0"
@@ -162,14 +169,70 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
+def config_value(path: str, name: str, value, hint):
+    """A --config value checked against the field's type (tyro does not check defaults)."""
+    allowed = typing.get_args(hint) or (hint,)  # `float | None` -> (float, NoneType)
+    if name == "env_kwargs" and isinstance(value, dict):
+        return json.dumps(value)  # reset parameters read better as a YAML mapping than as a JSON string
+    for t in allowed:
+        if (t is type(None) and value is None) or (t is bool and isinstance(value, bool)) \
+                or (t is str and isinstance(value, str)) \
+                or (t is int and isinstance(value, int) and not isinstance(value, bool)):
+            return value
+        if t is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if t is float and isinstance(value, str):  # YAML 1.1 reads `1e-5` (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    names = {bool: "true or false", type(None): "null"}
+    fail(f"--config {path}: {name} must be {' or '.join(names.get(t, t.__name__) for t in allowed)}, got {value!r}")
+
+
+def load_config(path: str) -> dict:
+    """--config: a YAML mapping of Args fields (`init_lr` or `init-lr`) to values, checked."""
+    try:
+        with open(path) as f:
+            data = yaml.safe_load(f)
+    except OSError as e:
+        fail(f"--config: cannot read {path!r} ({e.strerror})")
+    except yaml.YAMLError as e:
+        fail(f"--config {path}: not valid YAML ({' '.join(str(e).split())})")
+    if not isinstance(data, (dict, type(None))):
+        fail(f"--config {path}: expected a mapping of flag names to values, got {type(data).__name__}")
+    hints = typing.get_type_hints(Args)
+    valid = [name for name in hints if name != "config"]  # no nested config files
+    values = {"config": path}  # recorded in the run's args
+    for key, value in (data or {}).items():
+        name = str(key).replace("-", "_")
+        if name not in valid:
+            close = difflib.get_close_matches(name, valid, n=1)
+            fail(f"--config {path}: unknown key {key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+                 + f"; valid keys: {', '.join(valid)}")
+        values[name] = config_value(path, name, value, hints[name])
+    return values
+
+
 def parse_args(argv: list[str]) -> Args:
-    """tyro, after turning `--flag=True` / `--flag False` (what wandb sweep agents pass) into
-    tyro's `--flag` / `--no-flag`, for every boolean field."""
+    """tyro, after two steps of our own: `--config PATH` (a YAML file whose values become the
+    defaults, so flags given on the command line override them) is taken out, and `--flag=True` /
+    `--flag False` (what wandb sweep agents pass) become tyro's `--flag` / `--no-flag`, for every
+    boolean field."""
     bools = {f.name for f in fields(Args) if f.type in (bool, "bool")}
-    out, i = [], 0
+    out, config, i = [], None, 0
     while i < len(argv):
         arg, value = argv[i], None
         name = arg[2:].split("=", 1)[0].replace("-", "_") if arg.startswith("--") else None
+        if name == "config":
+            if "=" in arg:
+                config = arg.split("=", 1)[1]
+            elif i + 1 < len(argv):
+                config, i = argv[i + 1], i + 1
+            else:
+                fail("--config needs the path of a YAML file")
+            i += 1
+            continue
         if name in bools:
             if "=" in arg:
                 value = arg.split("=", 1)[1]
@@ -182,7 +245,9 @@ def parse_args(argv: list[str]) -> Args:
         else:
             out.append(arg)
         i += 1
-    return tyro.cli(Args, args=out)
+    if config is None:
+        return tyro.cli(Args, args=out)
+    return tyro.cli(Args, args=out, default=Args(**load_config(config)))
 
 
 def check_args(args: Args) -> None:
@@ -210,10 +275,14 @@ def check_args(args: Args) -> None:
 
 
 def env_kwargs(args: Args) -> dict:
+    """--env-kwargs: JSON, or a Python dict literal (how a wandb sweep agent renders a mapping value)."""
     try:
         kwargs = json.loads(args.env_kwargs) if args.env_kwargs else {}
     except json.JSONDecodeError as e:
-        fail(f"--env-kwargs is not valid JSON ({e}): {args.env_kwargs!r}")
+        try:
+            kwargs = ast.literal_eval(args.env_kwargs)
+        except (ValueError, SyntaxError):
+            fail(f"--env-kwargs is not valid JSON ({e}): {args.env_kwargs!r}")
     if not isinstance(kwargs, dict):
         fail(f"--env-kwargs must be a JSON object of reset parameters, got {args.env_kwargs!r}")
     return kwargs

@@ -1,0 +1,368 @@
+"""Watch, record or evaluate an agent trained by ppo_trxl.py or ppo_gru.py.
+
+    python enjoy.py runs/RUN/checkpoint.pt --eval --output eval.json   # the paper's protocol: 50 unseen seeds x 3
+    python enjoy.py runs/RUN/ppo_gru.cleanrl_model --render human       # watch an episode in a window
+    python enjoy.py runs/RUN/checkpoint.pt --video videos/RUN --episodes 3   # mp4s of the ground-truth view
+
+The file is a checkpoint (``runs/RUN/checkpoint.pt``: model, args, ...) or a saved model
+(``--save-model``: ``*.cleanrl_model``: model_weights, args) of either script; its args say which
+script made it (``trxl_num_layers`` or ``rnn_type``), and that script's ``Agent`` is rebuilt from
+them, with the training env's reset parameters (``env_kwargs``).
+
+Evaluation (``--eval``): every one of ``--num-seeds`` seeds (``--start-seed``, +1, ...) is played
+``--repeats`` times with greedy (argmax) actions, or sampled ones with ``--sample``. The episodes
+run batched in ``--num-envs`` envs whose autoreset is disabled, so that each episode starts from
+a ``reset(seed=s)`` and is a pure function of its seed and the actions. Results: mean, IQM
+(the mean of the middle 50%) and bootstrap 95% intervals (the seeds are resampled, each with all
+its repeats) of the return, the length and every 1-D key of the env's final-step info (success,
+commands_completed, num_fails, tiles_visited, ...), printed and, with ``--output``, written as JSON
+with every episode.
+
+Unseen seeds: the training scripts reset env i with ``seed + 1000 * k + i`` (k: the iterations
+before a resume; small numbers) and then draw every later episode from the envs' random streams,
+so evaluation seeds from 100000 up never start a training episode. With greedy actions these
+envs are deterministic, so the repeats of a seed play the same episode; ``--sample`` makes them
+differ.
+
+Memory is handled exactly as in the training scripts' rollouts (their ``Agent.step``,
+``Agent.keys_values`` and ``sample_actions`` are reused): TrXL keeps, per env, the last W-1
+entries (per-layer inputs with their keys and values) and masks out other episodes'; the GRU's
+state is reset to zeros at every episode start.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+from dataclasses import fields
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+import memory_gym_envs
+
+SCRIPTS = {"trxl_num_layers": "ppo_trxl", "rnn_type": "ppo_gru"}  # an args key only that script has
+RESAMPLES = 10_000  # bootstrap resamples for the 95% intervals
+IGNORED_INFO = ("reward", "length")  # the env's own copies of the return and length
+
+
+def fail(message: str) -> None:
+    """Bad input: one clear line on stderr and a non-zero exit, no traceback."""
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse prints the usage too; one line is enough (see --help)
+        fail(f"{message} (see --help)")
+
+
+def parse_args(argv):
+    p = Parser(description="Watch, record or evaluate a ppo_trxl.py / ppo_gru.py agent.")
+    p.add_argument("model", help="runs/RUN/checkpoint.pt or a saved *.cleanrl_model")
+    p.add_argument("--eval", action="store_true", help="the paper's protocol: --num-seeds x --repeats episodes")
+    show = p.add_mutually_exclusive_group()
+    show.add_argument("--render", choices=["human"], help="watch --episodes episodes in a window")
+    show.add_argument("--video", metavar="DIR", help="record --episodes episodes (ground-truth view) as mp4 into DIR")
+    p.add_argument("--episodes", type=int, default=1, help="episodes to watch or record (seeds --start-seed, +1, ...)")
+    p.add_argument("--num-seeds", type=int, default=50, help="evaluation seeds (default 50)")
+    p.add_argument("--repeats", type=int, default=3, help="episodes per evaluation seed (default 3)")
+    p.add_argument("--start-seed", type=int, default=100_000,
+                   help="first seed (default 100000: disjoint from the training scripts' seeds)")
+    p.add_argument("--sample", action="store_true", help="sample actions from the policy (default: greedy, argmax)")
+    p.add_argument("--output", metavar="FILE", help="write the evaluation as JSON")
+    p.add_argument("--num-envs", type=int, default=64, help="envs run in parallel for --eval (default 64)")
+    p.add_argument("--env-kwargs", default="",
+                   help="JSON reset parameters over the training ones, e.g. '{\"max_steps\": 10000}' to cap "
+                        "endless episodes")
+    p.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    a = p.parse_args(argv)
+    if not (a.eval or a.render or a.video):
+        fail("nothing to do: give --eval, --render human or --video DIR")
+    for name in ("episodes", "num_seeds", "repeats", "num_envs"):
+        if getattr(a, name) < 1:
+            fail(f"--{name.replace('_', '-')} must be >= 1, got {getattr(a, name)}")
+    if a.start_seed < 0:
+        fail(f"--start-seed must be >= 0, got {a.start_seed}")
+    return a
+
+
+def load(path: str, device):
+    """The training script's module, its Args as saved, the weights and the global step (if known)."""
+    if not os.path.isfile(path):
+        fail(f"no such file {path!r}")
+    try:
+        saved = torch.load(path, map_location=device, weights_only=False)
+    except Exception as e:  # anything torch cannot read
+        fail(f"{path}: not a checkpoint or saved model ({type(e).__name__}: {e})")
+    weights = saved.get("model", saved.get("model_weights")) if isinstance(saved, dict) else None
+    if weights is None or not isinstance(saved.get("args"), dict):
+        fail(f"{path}: expected a checkpoint.pt (keys model, args) or a *.cleanrl_model (keys model_weights, args)")
+    script = next((s for key, s in SCRIPTS.items() if key in saved["args"]), None)
+    if script is None:
+        fail(f"{path}: its args are from neither ppo_trxl.py nor ppo_gru.py")
+    module = importlib.import_module(script)
+    names = {f.name for f in fields(module.Args)}
+    args = module.Args(**{k: v for k, v in saved["args"].items() if k in names})
+    return module, args, weights, saved.get("global_step")
+
+
+def reset_params(module, args, override: str) -> dict:
+    """The training env's reset parameters (its --env-kwargs), updated with ours."""
+    kwargs = module.env_kwargs(args)
+    try:
+        extra = json.loads(override) if override else {}
+    except json.JSONDecodeError as e:
+        fail(f"--env-kwargs is not valid JSON ({e}): {override!r}")
+    if not isinstance(extra, dict):
+        fail(f"--env-kwargs must be a JSON object of reset parameters, got {override!r}")
+    return {**kwargs, **extra}
+
+
+def make_eval_envs(env_id: str, num_envs: int, kwargs: dict):
+    """Batched envs without autoreset: every episode starts from an explicit, seeded reset."""
+    disabled = gym.vector.AutoresetMode.DISABLED
+    try:
+        if gym.spec(env_id).vector_entry_point:
+            return gym.make_vec(env_id, num_envs=num_envs, autoreset_mode=disabled, **kwargs)
+        return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync",
+                            vector_kwargs={"autoreset_mode": disabled}, **kwargs)
+    except (ValueError, TypeError) as e:  # e.g. an unknown or out-of-range reset parameter
+        fail(f"{env_id}: {e}")
+
+
+def make_display_env(env_id: str, kwargs: dict, render: str | None, video: str | None, prefix: str):
+    """One env in a window or recorded (every episode), as a vector env of 1 so one loop plays all."""
+    def thunk():
+        if render:
+            return gym.make(env_id, render_mode="human", **kwargs)
+        mode = "debug_rgb_array" if env_id in memory_gym_envs.ENVS else "rgb_array"  # the ground-truth view
+        env = gym.make(env_id, render_mode=mode, **kwargs)
+        return gym.wrappers.RecordVideo(env, video, episode_trigger=lambda _: True, name_prefix=prefix,
+                                        disable_logger=True)
+    try:
+        return gym.vector.SyncVectorEnv([thunk], autoreset_mode=gym.vector.AutoresetMode.DISABLED)
+    except (ValueError, TypeError) as e:
+        fail(f"{env_id}: {e}")
+
+
+class TrXLMemory:
+    """The TrXL rollout's memory for a batch of envs (ppo_trxl.py's ``__main__`` loop): per env the
+    last W-1 entries (their keys and values under the fixed weights) and their episode ids; a
+    step attends to those of its own episode. The buffer holds ``C = W - 1`` carried entries plus
+    room for more; when full, the newest C move to the front, as after every training rollout."""
+
+    def __init__(self, agent, args, num_envs: int, device, room: int = 256):
+        E, L, D = num_envs, args.trxl_num_layers, args.trxl_dim
+        self.agent, self.C = agent, args.trxl_memory_length - 1
+        self.size = self.C + room
+        self.keys = torch.zeros((E, L, self.size, D), device=device)
+        self.vals = torch.zeros((E, L, self.size, D), device=device)
+        self.entry_episode = torch.full((E, self.size), -1, dtype=torch.long, device=device)  # -1: empty
+        self.pos = self.C
+        self.episode_step = torch.zeros(E, dtype=torch.long, device=device)
+        self.episode_id = torch.arange(E, device=device)  # unique per env and episode
+        self.next_id = E
+
+    def reset(self, mask: np.ndarray):
+        ids = torch.as_tensor(np.flatnonzero(mask), device=self.episode_id.device)
+        self.episode_step[ids] = 0
+        self.episode_id[ids] = torch.arange(self.next_id, self.next_id + len(ids), device=ids.device)
+        self.next_id += len(ids)
+
+    @torch.no_grad()
+    def step(self, obs):
+        if self.pos == self.size:  # carry the newest C entries to the front
+            C = self.C
+            self.keys[:, :, :C] = self.keys[:, :, self.pos - C:self.pos].clone()
+            self.vals[:, :, :C] = self.vals[:, :, self.pos - C:self.pos].clone()
+            self.entry_episode[:, :C] = self.entry_episode[:, self.pos - C:self.pos].clone()
+            self.pos = C
+        pos, window = self.pos, slice(self.pos - self.C, self.pos)
+        self.entry_episode[:, pos] = self.episode_id
+        mask = self.entry_episode[:, window] == self.episode_id[:, None]
+        logits, _, inputs = self.agent.step(obs, self.keys[:, :, window], self.vals[:, :, window], mask,
+                                            self.episode_step)
+        for i in range(inputs.shape[1]):
+            k, v = self.agent.keys_values(i, inputs[:, i], self.episode_step)
+            self.keys[:, i, pos], self.vals[:, i, pos] = k, v
+        self.pos += 1
+        self.episode_step += 1
+        return logits
+
+
+class RecurrentMemory:
+    """The GRU/LSTM rollout's memory (ppo_gru.py's ``__main__`` loop): one state per env, zeros at
+    every episode start (and before every step with ``--no-memory``)."""
+
+    def __init__(self, agent, args, num_envs: int, device):
+        self.agent, self.memory = agent, args.memory
+        self.state = torch.zeros((args.rnn_num_layers, num_envs, agent.state_size), device=device)
+
+    def reset(self, mask: np.ndarray):
+        self.state[:, torch.as_tensor(mask, device=self.state.device)] = 0
+
+    @torch.no_grad()
+    def step(self, obs):
+        if not self.memory:
+            self.state.zero_()
+        logits, _, self.state = self.agent.step(obs, self.state)
+        return logits
+
+
+def build(module, args, weights, envs, device):
+    """The agent as trained and its memory for ``envs``."""
+    gt_dim = weights["ground_truth_head.weight"].shape[0] if "ground_truth_head.weight" in weights else 0
+    try:
+        agent = module.Agent(args, envs.single_observation_space, envs.single_action_space, gt_dim).to(device)
+        agent.load_state_dict(weights)
+    except (ValueError, RuntimeError) as e:  # another env's spaces, or weights of another architecture
+        fail(f"the model does not fit {args.env_id}: {' '.join(str(e).split())[:300]}")
+    agent.eval()
+    memory_class = TrXLMemory if module.__name__ == "ppo_trxl" else RecurrentMemory
+    return agent, memory_class(agent, args, envs.num_envs, device)
+
+
+def choose(module, logits, greedy: bool) -> np.ndarray:
+    """Env actions from the per-branch logits: argmax, or sampled as in training."""
+    if greedy:
+        action = torch.stack([lg.argmax(-1) for lg in logits], dim=-1)
+    else:
+        action, _ = module.sample_actions(logits)
+    action = action.cpu().numpy()
+    return action if action.shape[1] > 1 else action[:, 0]
+
+
+def play(module, envs, memory, jobs, greedy: bool, device, on_episode=None) -> list[dict]:
+    """Play every job (seed, repeat) once, in parallel on ``envs`` (autoreset disabled): an env whose
+    episode ends starts the next job at once with ``reset(seed=its seed)``; once the jobs run out,
+    envs play unseeded filler episodes, which are not recorded. Returns a record per job."""
+    n, queue = envs.num_envs, iter(jobs)
+    current: list = [None] * n  # each env's job
+
+    def assign(mask):
+        seeds = [None] * n
+        for i in np.flatnonzero(mask):
+            current[i] = next(queue, None)
+            seeds[i] = current[i][0] if current[i] else None
+        return seeds
+
+    everything = np.ones(n, bool)
+    obs, _ = envs.reset(seed=assign(everything))
+    memory.reset(everything)
+    returns, lengths, records = np.zeros(n), np.zeros(n, dtype=np.int64), []
+    while any(job is not None for job in current):
+        logits = memory.step(module.to_torch(obs, device))
+        obs, reward, terminated, truncated, info = envs.step(choose(module, logits, greedy))
+        returns += reward
+        lengths += 1
+        done = np.logical_or(terminated, truncated)
+        for i in np.flatnonzero(done):
+            if current[i] is None:
+                continue
+            record = {"seed": current[i][0], "repeat": current[i][1], "return": float(returns[i]),
+                      "length": int(lengths[i])}
+            record.update({k: float(v[i]) for k, v in info.items()  # the env's own episode statistics
+                           if not k.startswith("_") and k not in IGNORED_INFO and np.ndim(v) == 1
+                           and info.get(f"_{k}", everything)[i]})
+            records.append(record)
+            if on_episode:
+                on_episode(record)
+        if done.any():
+            returns[done], lengths[done] = 0.0, 0
+            seeds = assign(done)
+            if any(job is not None for job in current):
+                obs, _ = envs.reset(seed=seeds, options={"reset_mask": done})
+                memory.reset(done)
+    return sorted(records, key=lambda r: (r["seed"], r["repeat"]))
+
+
+def iqm(x: np.ndarray) -> np.ndarray:
+    """Interquartile mean over the last axis: the mean of the middle 50% (as rliable's, scipy's
+    trim_mean(x, 0.25): int(n / 4) values cut from each end)."""
+    n = x.shape[-1]
+    cut = n // 4
+    return np.sort(x, axis=-1)[..., cut:n - cut].mean(axis=-1)
+
+
+def summarize(values: np.ndarray, rng: np.random.Generator) -> dict:
+    """values: (seeds, repeats). Mean, IQM and their bootstrap 95% percentile intervals; the
+    bootstrap resamples seeds (with all their repeats), the unit that is actually independent."""
+    seeds = values.shape[0]
+    means, iqms = [], []
+    for start in range(0, RESAMPLES, 1000):  # chunks bound the memory for many seeds
+        count = min(1000, RESAMPLES - start)
+        sample = values[rng.integers(0, seeds, (count, seeds))].reshape(count, -1)
+        means.append(sample.mean(axis=1))
+        iqms.append(iqm(sample))
+    means, iqms = np.concatenate(means), np.concatenate(iqms)
+    flat = values.ravel()
+    return {"mean": float(flat.mean()), "mean_ci95": np.percentile(means, [2.5, 97.5]).tolist(),
+            "iqm": float(iqm(flat)), "iqm_ci95": np.percentile(iqms, [2.5, 97.5]).tolist(),
+            "std": float(flat.std()), "min": float(flat.min()), "max": float(flat.max())}
+
+
+def evaluate(module, args, weights, global_step, a, device) -> dict:
+    seeds = list(range(a.start_seed, a.start_seed + a.num_seeds))
+    jobs = [(s, r) for r in range(a.repeats) for s in seeds]  # repeats last: a batch spans many seeds
+    kwargs = reset_params(module, args, a.env_kwargs)
+    envs = make_eval_envs(args.env_id, min(a.num_envs, len(jobs)), kwargs)
+    agent, memory = build(module, args, weights, envs, device)
+    records = play(module, envs, memory, jobs, not a.sample, device)
+    envs.close()
+    keys = [k for k in records[0] if k not in ("seed", "repeat") and all(k in r for r in records)]
+    by_seed = {(r["seed"], r["repeat"]): r for r in records}
+    rng = np.random.default_rng(0)  # fixed: the same episodes give the same intervals
+    summary = {k: summarize(np.array([[by_seed[s, r][k] for r in range(a.repeats)] for s in seeds]), rng)
+               for k in keys}
+    return {"model": a.model, "script": module.__name__ + ".py", "env_id": args.env_id, "env_kwargs": kwargs,
+            "global_step": global_step, "actions": "sampled" if a.sample else "greedy", "num_seeds": a.num_seeds,
+            "repeats": a.repeats, "start_seed": a.start_seed, "seeds": seeds, "summary": summary,
+            "episodes": records}
+
+
+def show(module, args, weights, a, device):
+    """--render human / --video DIR: episodes one after another on seeds start_seed, +1, ..."""
+    kwargs = reset_params(module, args, a.env_kwargs)
+    prefix = f"{args.env_id}__{args.exp_name}"
+    envs = make_display_env(args.env_id, kwargs, a.render, a.video, prefix)
+    agent, memory = build(module, args, weights, envs, device)
+    count = iter(range(a.episodes))
+
+    def report(r):
+        where = f" -> {a.video}/{prefix}-episode-{next(count)}.mp4" if a.video else ""
+        stats = " ".join(f"{k} {v:.3g}" for k, v in r.items() if k not in ("seed", "repeat"))
+        print(f"seed {r['seed']}: {stats}{where}", flush=True)
+
+    play(module, envs, memory, [(a.start_seed + k, 0) for k in range(a.episodes)], not a.sample, device, report)
+    envs.close()  # RecordVideo writes the last video on close
+
+
+def main(argv=None):
+    a = parse_args(sys.argv[1:] if argv is None else argv)
+    device = torch.device(a.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    module, args, weights, global_step = load(a.model, device)
+    module.check_args(args)  # e.g. an env id that is no longer registered: one clear line
+    torch.manual_seed(a.start_seed)  # --sample: reproducible for the same --num-envs
+    if a.render or a.video:
+        show(module, args, weights, a, device)
+    if a.eval:
+        result = evaluate(module, args, weights, global_step, a, device)
+        step = "" if global_step is None else f" at step {global_step}"
+        print(f"{args.env_id}, {result['script']}{step}: {a.num_seeds} seeds x {a.repeats} "
+              f"({result['actions']} actions, seeds {a.start_seed}..{a.start_seed + a.num_seeds - 1})")
+        for key, s in result["summary"].items():
+            print(f"  {key:<20} mean {s['mean']:9.3f} [{s['mean_ci95'][0]:.3f}, {s['mean_ci95'][1]:.3f}]"
+                  f"   IQM {s['iqm']:9.3f} [{s['iqm_ci95'][0]:.3f}, {s['iqm_ci95'][1]:.3f}]")
+        if a.output:
+            os.makedirs(os.path.dirname(os.path.abspath(a.output)), exist_ok=True)
+            with open(a.output, "w") as f:
+                json.dump(result, f, indent=1)
+            print(f"written to {a.output}")
+
+
+if __name__ == "__main__":
+    main()
