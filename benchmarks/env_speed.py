@@ -109,7 +109,7 @@ def main() -> None:
         print(f"| `{r['id']}` | {r['original']:,.0f} | {r['single']:,.0f} | {r['single_ratio']:.1f}x "
               f"| {r['vec']:,.0f} | {r['vec_ratio']:.0f}x |")
     short = [r["id"] for r in rows if r["single_ratio"] < 2 or r["vec_ratio"] < 20]
-    print(f"\nall targets met" if not short else f"\nbelow target: {', '.join(short)}")
+    print("\nall targets met" if not short else f"\nbelow target: {', '.join(short)}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
