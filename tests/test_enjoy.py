@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ONE_THREAD
 from test_training_scripts import run_script  # first: puts the repository root on sys.path
 
 import enjoy  # noqa: E402
@@ -21,15 +20,6 @@ TOP_KEYS = {"model", "script", "env_id", "env_kwargs", "global_step", "actions",
 STAT_KEYS = {"mean", "mean_ci95", "iqm", "iqm_ci95", "std", "min", "max"}
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny networks: one thread (see conftest.ONE_THREAD), restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def training_seeds(checkpoint):
     """The seeds a run that was never resumed reset its envs with: seed + i (ppo_*.py)."""
     args = checkpoint["args"]
@@ -40,7 +30,7 @@ def training_seeds(checkpoint):
 def test_eval_writes_the_documented_json_on_unseen_seeds(script, tiny_runs, tmp_path):
     checkpoint_path = os.path.join(tiny_runs[script], "checkpoint.pt")
     r = run_script("enjoy.py", [checkpoint_path, "--eval", "--num-seeds", "6", "--repeats", "2", "--num-envs", "5",
-                                "--output", str(tmp_path / "out" / "eval.json")], tmp_path, env=ONE_THREAD)
+                                "--output", str(tmp_path / "out" / "eval.json")], tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "return" in r.stdout and "IQM" in r.stdout and "success" in r.stdout
     result = json.load(open(tmp_path / "out" / "eval.json"))
