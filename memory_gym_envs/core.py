@@ -347,7 +347,8 @@ class MemoryGymVectorEnv(VectorEnv):
                 task.reset(reset_ids, self.default_params, [self._rng(i, None) for i in reset_ids])
             self._obs = task.observe()
             infos = _vector_info(task.step_info(), self._all, n)
-            _merge_info(infos, _vector_info(task.final_info(), done_ids, n))
+            if len(done_ids):  # episode statistics only when an episode ended
+                _merge_info(infos, _vector_info(task.final_info(), done_ids, n))
             self._ended = done
         elif self.autoreset_mode == AutoresetMode.SAME_STEP:
             obs = task.observe()
@@ -367,7 +368,8 @@ class MemoryGymVectorEnv(VectorEnv):
         else:
             self._obs = task.observe()
             infos = _vector_info(task.step_info(), self._all, n)
-            _merge_info(infos, _vector_info(task.final_info(), done_ids, n))
+            if len(done_ids):  # episode statistics only when an episode ended
+                _merge_info(infos, _vector_info(task.final_info(), done_ids, n))
             self._ended = done
         return self._obs, reward, terminated, truncated, infos
 
