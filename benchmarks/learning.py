@@ -24,11 +24,13 @@ Agents, with the same small PPO settings (16 envs x 128 steps, 4 minibatches, 3 
 * ``ppo_gru.py``: a GRU of 128, lr 3e-4 (BPTT trains its encoder, no extra loss needed);
 * ``ppo_gru.py --no-memory``: the same GRU network, its state reset before every step.
 
-The runs go ``--parallel`` at a time (default 3, all at once) with one thread each (``OMP_NUM_THREADS=1``: two torch processes with
-two threads each on two cores run ~10x slower). Then each final checkpoint is evaluated with the
-paper's protocol (``enjoy.py --eval``: 50 unseen seeds x 3, greedy) and the success curves are
-drawn with ``plot.py``; from the training curves the table also gives when each run first reached
-a success rate of 0.9 (mean over a 25k-step window) and its success over the last 25k steps. Results (JSON per agent, ``learning.png``, ``results.md``) go to ``--out``.
+The runs go ``--parallel`` at a time (default 3, all at once) with one thread each
+(``OMP_NUM_THREADS=1``: two torch processes with two threads each on two cores run ~10x slower).
+Then each final checkpoint is evaluated with the paper's protocol (``enjoy.py --eval``: 50 unseen
+seeds x 3, greedy) and the success curves are drawn with ``plot.py``; from the training curves the
+table also gives when each run first reached a success rate of 0.9 (mean over a 25k-step window)
+and its success over the last 25k steps. Results (JSON per agent, ``learning.png``, ``results.md``)
+go to ``--out``.
 """
 from __future__ import annotations
 
@@ -128,7 +130,7 @@ def main() -> None:
              "50 unseen seeds x 3 episodes, greedy actions (mean, [bootstrap 95% interval]). Training: the "
              f"first {WINDOW // 1000}k-step window with a mean success of at least {SOLVED} and the success over the "
              f"last {WINDOW // 1000}k steps (sampled actions).", "",
-             "| agent | seed | wall time | training: success >= 0.9 at | training: final success "
+             f"| agent | seed | wall time | training: success >= {SOLVED} at | training: final success "
              "| eval: success | eval: return |", "|---|---:|---:|---:|---:|---:|---:|"]
     for name, seed, wall, result in rows:
         def cell(metric):
