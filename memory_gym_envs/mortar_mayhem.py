@@ -14,7 +14,7 @@ from numba import njit
 
 from .core import MemoryGymEnv, MemoryGymVectorEnv, Task
 from .movement import clamp_position, move_continuous, move_grid, speeds, wrap_position
-from .params import Param, pick
+from .params import MAX_STEPS, Param, pick, reward
 from .sprites import SCREEN, AgentSprites, ImageBank, blit, command_symbols, copy_image, copy_rect, ring
 
 TILE = 14  # px (56 * 0.25)
@@ -39,7 +39,7 @@ def _rewards_and_timing(grid: bool, act_only: bool, endless: bool) -> dict[str, 
     if not grid:
         t["agent_speed"] = Param(3.0, float, 0.5, 14.0, doc="px per step (diagonal moves: truncated per axis)")
     if endless:
-        t["max_steps"] = Param(-1, int, doc="truncate the episode when t == max_steps (never if < 1)")
+        t["max_steps"] = Param(-1, int, -1, MAX_STEPS, doc="truncate the episode when t == max_steps (never if < 1)")
         t["initial_command_count"] = Param(1, int, 1, 50, doc="commands shown before the first act phase")
     else:
         t["arena_size"] = Param(5, int, 2, 6, doc="arena of N x N tiles")
@@ -53,12 +53,12 @@ def _rewards_and_timing(grid: bool, act_only: bool, endless: bool) -> dict[str, 
     t["explosion_delay"] = Param([6] if grid else [18], int, 1, 200, sampled=True,
                                  doc="D: frames to reach the next target before it is evaluated")
     t["visual_feedback"] = Param(True, bool, doc="draw the death tiles red")
-    t["reward_command_failure"] = Param(0.0, float, doc="when a command fails (the episode ends)")
-    t["reward_command_success"] = Param(0.1, float, doc="per command executed correctly")
+    t["reward_command_failure"] = reward(0.0, doc="when a command fails (the episode ends)")
+    t["reward_command_success"] = reward(0.1, doc="per command executed correctly")
     if endless:
-        t["reward_new_command_success"] = Param(0.0, float, doc="extra reward when the last command of a round succeeds")
+        t["reward_new_command_success"] = reward(0.0, doc="extra reward when the last command of a round succeeds")
     else:
-        t["reward_episode_success"] = Param(0.0, float, doc="added when the whole sequence is done")
+        t["reward_episode_success"] = reward(0.0, doc="added when the whole sequence is done")
     return t
 
 

@@ -15,7 +15,7 @@ from numba import njit
 
 from .core import MemoryGymEnv, MemoryGymVectorEnv, Task
 from .movement import clamp_position, move_continuous, move_grid, speeds
-from .params import Param, pick
+from .params import MAX_STEPS, Param, pick, reward
 from .paths import CAPACITY, CELLS, edge_path, eastward_path, randint, stream
 from .sprites import SCREEN, AgentSprites, Sprite, _pygame, blit, fill_rect, scratch_surface, surface_image
 
@@ -63,7 +63,8 @@ def background_strip() -> np.ndarray:
 
 def _finite_params(grid: bool) -> dict[str, Param]:
     t = {
-        "max_steps": Param(128 if grid else 512, int, doc="truncate the episode when t == max_steps (never if < 1)"),
+        "max_steps": Param(128 if grid else 512, int, -1, MAX_STEPS,
+                           doc="truncate the episode when t == max_steps (never if < 1)"),
         "agent_scale": Param(0.25, float, 0.1, 1.0, doc="sprite and collision scale; radius = int(25 * scale)"),
     }
     if not grid:
@@ -75,11 +76,10 @@ def _finite_params(grid: bool) -> dict[str, Param]:
     t["show_origin"] = Param(False, bool, doc="draw the origin tile blue")
     t["show_goal"] = Param(False, bool, doc="draw the goal tile green")
     t["visual_feedback"] = Param(True, bool, doc="red cross on the agent in the frame it falls off")
-    t["reward_goal"] = Param(1.0, float, doc="on reaching the goal (the episode ends)")
-    t["reward_fall_off"] = Param(0.0, float, doc="per fall-off")
-    t["reward_path_progress"] = Param(0.0 if grid else 0.1, float,
-                                      doc="first visit of each path tile except origin and goal")
-    t["reward_step"] = Param(0.0, float, doc="every step")
+    t["reward_goal"] = reward(1.0, doc="on reaching the goal (the episode ends)")
+    t["reward_fall_off"] = reward(0.0, doc="per fall-off")
+    t["reward_path_progress"] = reward(0.0 if grid else 0.1, doc="first visit of each path tile except origin and goal")
+    t["reward_step"] = reward(0.0, doc="every step")
     return t
 
 
@@ -349,7 +349,7 @@ class MysteryPathGrid(MysteryPath):
 # --- Endless Mystery Path ------------------------------------------------------------------------
 
 ENDLESS_PARAMS = {
-    "max_steps": Param(-1, int, doc="truncate the episode when t == max_steps (never if < 1)"),
+    "max_steps": Param(-1, int, -1, MAX_STEPS, doc="truncate the episode when t == max_steps (never if < 1)"),
     "agent_scale": Param(0.25, float, 0.1, 1.0, doc="sprite scale; radius = int(25 * scale)"),
     "agent_speed": Param(3.0, float, 1.0, 12.0, doc="px per step; at most one tile"),
     "show_origin": Param(False, bool, doc="draw the origin tile blue (never drawn by the original)"),
@@ -360,10 +360,10 @@ ENDLESS_PARAMS = {
     "camera_offset_scale": Param(5.0, float, 0.0, 5.5,
                                  doc="tiles between the screen's left edge and the agent's tile; "
                                      "int(scale) past columns are drawn"),
-    "stamina_level": Param(20, int, 1, doc="steps allowed to reach the next new path tile"),
-    "reward_fall_off": Param(0.0, float, doc="per fall-off"),
-    "reward_path_progress": Param(0.1, float, doc="first visit of each path tile (origin excluded)"),
-    "reward_step": Param(0.0, float, doc="every step"),
+    "stamina_level": Param(20, int, 1, MAX_STEPS, doc="steps allowed to reach the next new path tile"),
+    "reward_fall_off": reward(0.0, doc="per fall-off"),
+    "reward_path_progress": reward(0.1, doc="first visit of each path tile (origin excluded)"),
+    "reward_step": reward(0.0, doc="every step"),
 }
 
 

@@ -16,6 +16,16 @@ from typing import Any, Mapping
 
 import numpy as np
 
+# Bounds shared by the tasks' tables, so that no legal value can overflow what it is stored in.
+# Step counts (``max_steps``, ``stamina_level``): at most 10**9, hours of stepping even at 10**5
+# steps/s. They live in int64 records next to counters that grow from them (``t``; the stamina
+# bar's 84 * stamina), which stay far below 2**63; 10**9 also fits the int32 some consumers use.
+MAX_STEPS = 10**9
+# Rewards: |reward_*| <= 1e6. One step pays a sum of at most 14 of them (Searing Spotlights:
+# inside/outside, death, up to 10 coins at once, exit, time limit), so |return| < 1.4e16 after
+# 10**9 steps (1.4e22 after 10**15): far from float64's overflow (~1.8e308) and float32's (~3.4e38).
+MAX_REWARD = 1e6
+
 
 @dataclass(frozen=True)
 class Param:
@@ -69,6 +79,11 @@ class Param:
         if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
             raise ValueError(f"{what}, got {value!r}")
         return value
+
+
+def reward(default: float, doc: str) -> Param:
+    """A reward parameter: a number in [-MAX_REWARD, MAX_REWARD]."""
+    return Param(default, float, -MAX_REWARD, MAX_REWARD, doc=doc)
 
 
 def resolve_params(table: Mapping[str, Param], env_name: str, defaults: Mapping[str, Any],

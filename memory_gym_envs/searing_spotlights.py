@@ -30,7 +30,7 @@ from numba import njit
 
 from .core import MemoryGymEnv, MemoryGymVectorEnv, Task
 from .movement import clamp_position, move_continuous, speeds
-from .params import Param, pick
+from .params import MAX_STEPS, Param, pick, reward
 from .sprites import (SCREEN, WHITE, AgentSprites, ImageBank, Sprite, SpriteBank, _pygame, blit, copy_image,
                       ring, scratch_surface, surface_image)
 
@@ -131,13 +131,13 @@ def board(colour: tuple[int, int, int] | None, plain: tuple[int, int, int] = WHI
 def _params(endless: bool) -> dict[str, Param]:
     t: dict[str, Param] = {}
     if endless:
-        t["max_steps"] = Param(-1, int, doc="truncate the episode when t == max_steps (never if < 1)")
+        t["max_steps"] = Param(-1, int, -1, MAX_STEPS, doc="truncate the episode when t == max_steps (never if < 1)")
         t["steps_per_coin"] = Param(160, int, 1, 100_000,
                                     doc="terminate if the coin is not collected within this many steps")
         t["initial_spawns"] = Param(3, int, 0, 50, doc="spotlights at reset")
         t["spawn_interval"] = Param(50, int, 1, 1000, doc="one new spotlight every N steps, without limit")
     else:
-        t["max_steps"] = Param(256, int, doc="truncate the episode when t == max_steps (never if < 1)")
+        t["max_steps"] = Param(256, int, -1, MAX_STEPS, doc="truncate the episode when t == max_steps (never if < 1)")
         t["initial_spawns"] = Param(4, int, 0, 50, doc="spotlights at reset")
         t["num_spawns"] = Param(30, int, 0, 1000, doc="the most spotlights spawned after the reset")
         t["initial_spawn_interval"] = Param(30.0, float, 0.0, 1000.0, doc="I: a new spotlight every int(I + T) "
@@ -176,13 +176,13 @@ def _params(endless: bool) -> dict[str, Param]:
     t["sample_agent_position"] = Param(True, bool, doc="random spawn; else the screen centre (42, 42)")
     t["show_last_action"] = Param(True, bool, doc="HUD: the previous action's colours")
     t["show_last_positive_reward"] = Param(True, bool, doc="HUD: a yellow block if the previous reward was > 0")
-    t["reward_inside_spotlight"] = Param(0.0, float, doc="per step while hit")
-    t["reward_outside_spotlight"] = Param(0.0, float, doc="per step while not hit")
-    t["reward_death"] = Param(0.0, float, doc="when health reaches 0")
+    t["reward_inside_spotlight"] = reward(0.0, doc="per step while hit")
+    t["reward_outside_spotlight"] = reward(0.0, doc="per step while not hit")
+    t["reward_death"] = reward(0.0, doc="when health reaches 0")
     if not endless:
-        t["reward_exit"] = Param(1.0, float, doc="reaching the open exit")
-        t["reward_max_steps"] = Param(0.0, float, doc="on the step the time limit truncates the episode")
-    t["reward_coin"] = Param(0.25, float, doc="per coin")
+        t["reward_exit"] = reward(1.0, doc="reaching the open exit")
+        t["reward_max_steps"] = reward(0.0, doc="on the step the time limit truncates the episode")
+    t["reward_coin"] = reward(0.25, doc="per coin")
     return t
 
 
