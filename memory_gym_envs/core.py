@@ -19,6 +19,9 @@ same code: ``MemoryGymEnv`` (a ``gymnasium.Env`` over a task of 1 env, behind ``
 ``gym.make_vec``, with the ``NEXT_STEP``, ``SAME_STEP`` and ``DISABLED`` autoreset modes and
 per-env infos in the format of gymnasium's own vector envs).
 
+A reset checks its seed, options and parameters before it changes anything, and a reset that
+fails inside the task is undone (``Task.snapshot``): a reset that raises leaves the env as it was.
+
 Seeding contract (as gymnasium's): ``reset(seed=s)`` makes an env's episode a pure function of
 ``s`` and the actions; without a seed an env's generator continues (or is seeded randomly on first
 use). A vector env seeded with ``s`` seeds env ``i`` with ``s + i``, exactly like
@@ -34,7 +37,7 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from .params import Param, default_params, resolve_params
+from .params import Param, check_options, check_seed, default_params, resolve_params
 from .sprites import upscale
 
 RENDER_MODES = ["human", "rgb_array", "debug_rgb_array"]
@@ -50,10 +53,14 @@ class Task:
     render_fps: ClassVar[int] = 25
     controls: ClassVar[str] = "continuous"  # key mapping of memory_gym_envs.play
     ground_truth_space: ClassVar[gym.spaces.Box | None] = None
+    # The attributes ``reset`` writes ("a.b": attribute b of attribute a): arrays and lists (the
+    # per-env generators), saved by ``snapshot`` so that a reset that fails half-way can be undone.
+    reset_state: ClassVar[tuple[str, ...]]
 
     def __init__(self, num_envs: int):
         self.num_envs = num_envs
         self.all_ids = np.arange(num_envs)
+        self._state_names = [name.rpartition(".")[::2] for name in self.reset_state]  # (owner, attribute)
 
     @classmethod
     def check_params(cls, params: dict[str, Any]) -> None:
@@ -64,6 +71,26 @@ class Task:
 
     def step(self, actions: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         raise NotImplementedError
+
+    def snapshot(self) -> list:
+        """The ``reset_state`` attributes and copies of their contents, for ``restore``."""
+        saved = []
+        for owner, attr in self._state_names:
+            obj = getattr(self, owner) if owner else self
+            value = getattr(obj, attr)
+            if value is not None:  # (arrays saved as bytes: the cheapest copy, ~0.1 us)
+                saved.append((obj, attr, value, list(value) if isinstance(value, list) else value.tobytes()))
+        return saved
+
+    def restore(self, saved: list) -> None:
+        """Put back what ``snapshot`` saved: the very same objects (a reset may have replaced an
+        array by a grown copy; views of the old one stay valid) with their old contents."""
+        for obj, attr, value, copy in saved:
+            setattr(obj, attr, value)
+            if isinstance(value, list):
+                value[:] = copy
+            else:
+                value[...] = np.frombuffer(copy, value.dtype).reshape(value.shape)
 
     def observe(self):
         raise NotImplementedError
@@ -145,6 +172,22 @@ class HumanWindow:
             self.screen = None
 
 
+def _reset_task(task: Task, ids: np.ndarray, params: dict[str, Any], rngs: list[np.random.Generator],
+                kept: list[np.random.Generator]) -> None:
+    """``task.reset`` that either succeeds or raises leaving the task and the generators ``kept``
+    (those of ``rngs`` the env keeps if the reset fails) as they were. The parameters are checked
+    before; this covers a failure inside the reset itself, which would otherwise leave a half-reset
+    env whose next step continues a mix of two episodes."""
+    saved, states = task.snapshot(), [rng.bit_generator.state for rng in kept]
+    try:
+        task.reset(ids, params, rngs)
+    except BaseException:
+        task.restore(saved)
+        for rng, state in zip(kept, states):
+            rng.bit_generator.state = state
+        raise
+
+
 def _check_render_mode(render_mode: str | None, allowed: list[str]) -> None:
     if render_mode is not None and render_mode not in allowed:
         raise ValueError(f"unknown render_mode {render_mode!r}; valid: None, {', '.join(map(repr, allowed))}")
@@ -184,18 +227,27 @@ class MemoryGymEnv(gym.Env):
         task.check_params(self.default_params)
         self.task = task(1)
         self._active = np.ones(1, bool)
+        self._ids = np.zeros(1, np.int64)
         self._ended = True
         self._seed: int | None = None
         self._obs = None
         self._window: HumanWindow | None = None
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        super().reset(seed=seed)
-        if seed is not None:
-            self._seed = seed
+        # Everything is checked before anything changes: a bad reset raises and the episode goes on.
+        seed = check_seed(seed)
         params = resolve_params(self.task.params, self.task.env_id, self.default_params, options)
         self.task.check_params(params)
-        self.task.reset(np.zeros(1, np.int64), params, [self.np_random])
+        previous = self._np_random, self._np_random_seed  # a seed replaces the generator (undone on failure)
+        super().reset(seed=seed)
+        try:
+            _reset_task(self.task, self._ids, params, [self.np_random],
+                        [self.np_random] if seed is None else [])
+        except BaseException:
+            self._np_random, self._np_random_seed = previous
+            raise
+        if seed is not None:
+            self._seed = seed
         self._ended = False
         self._obs = self.task.observe()
         info = _scalar_info(self.task.step_info(), 0)
@@ -295,18 +347,26 @@ class MemoryGymVectorEnv(VectorEnv):
             self._rngs[i], _ = seeding.np_random(seed)
         return self._rngs[i]
 
+    def _seeds(self, seed) -> list[int | None]:
+        """One seed (or None) per env from reset's ``seed``; ValueError if it is not valid."""
+        n = self.num_envs
+        try:
+            if isinstance(seed, (list, tuple, np.ndarray)) and np.ndim(seed) == 1:
+                seeds = [check_seed(s) for s in seed]
+            else:
+                seed = check_seed(seed)
+                seeds = [None if seed is None else seed + i for i in range(n)]
+        except ValueError:
+            raise ValueError(f"seed must be None, an int >= 0 or a list of num_envs={n} such values "
+                             f"(or None), got {seed!r}") from None
+        if len(seeds) != n:
+            raise ValueError(f"seed list has length {len(seeds)}, expected num_envs={n}")
+        return seeds
+
     def reset(self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None):
-        if seed is None:
-            seeds = [None] * self.num_envs
-        elif isinstance(seed, (int, np.integer)):
-            seeds = [int(seed) + i for i in range(self.num_envs)]
-        else:
-            seeds = list(seed)
-            if len(seeds) != self.num_envs:
-                raise ValueError(f"seed list has length {len(seeds)}, expected num_envs={self.num_envs}")
-        if seed is not None:
-            super().reset(seed=seeds[0])
-        options = dict(options or {})
+        # Everything is checked before anything changes: a bad reset raises and the episodes go on.
+        seeds = self._seeds(seed)
+        options = dict(check_options(options))
         mask = options.pop("reset_mask", None)
         if mask is None:
             ids = self._all
@@ -318,7 +378,14 @@ class MemoryGymVectorEnv(VectorEnv):
             ids = np.flatnonzero(mask)
         params = resolve_params(self.task.params, self.task.env_id, self.default_params, options)
         self.task.check_params(params)
-        self.task.reset(ids, params, [self._rng(i, seeds[i]) for i in ids])
+        # seeded envs get new generators, which replace the old ones once the reset succeeded
+        rngs = [seeding.np_random(seeds[i])[0] if seeds[i] is not None or self._rngs[i] is None else self._rngs[i]
+                for i in ids]
+        _reset_task(self.task, ids, params, rngs, [rng for i, rng in zip(ids, rngs) if rng is self._rngs[i]])
+        for i, rng in zip(ids, rngs):
+            self._rngs[i] = rng
+        if seeds[0] is not None:
+            super().reset(seed=seeds[0])
         self._ended[ids] = False
         self._obs = self.task.observe()
         return self._obs, _vector_info(self.task.step_info(), ids, self.num_envs)

@@ -115,6 +115,7 @@ class MortarMayhem(Task):
     observation_space = spaces.Box(0, 255, (SCREEN, SCREEN, 3), np.uint8)
     action_space = spaces.MultiDiscrete([3, 3])
     ground_truth_space = spaces.Box(0, 1, (2,), np.float32)
+    reset_state = ("state", "commands", "vector", "rngs")
 
     def __init__(self, num_envs: int):
         super().__init__(num_envs)

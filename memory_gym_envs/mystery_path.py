@@ -132,6 +132,7 @@ class MysteryPath(Task):
     observation_space = spaces.Box(0, 255, (SCREEN, SCREEN, 3), np.uint8)
     action_space = spaces.MultiDiscrete([3, 3])
     ground_truth_space = spaces.Box(0, 1, (4,), np.float32)
+    reset_state = ("state", "walls", "path_index", "path_xy", "visited")
 
     def __init__(self, num_envs: int):
         super().__init__(num_envs)
@@ -423,6 +424,7 @@ class EndlessMysteryPath(Task):
     observation_space = spaces.Box(0, 255, (SCREEN, SCREEN, 3), np.uint8)
     action_space = spaces.Discrete(4)
     ground_truth_space = spaces.Box(0, 1, (3,), np.float32)
+    reset_state = ("state", "ring.segment", "ring.length", "ring.index", "ring.xy", "ring.rewarded", "ring.refilled")
 
     def __init__(self, num_envs: int):
         super().__init__(num_envs)

@@ -81,6 +81,24 @@ class Param:
         return value
 
 
+def check_options(options: Any) -> Mapping[str, Any]:
+    """``reset(options=...)`` as a mapping; raise ValueError unless it is a mapping or None."""
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise ValueError(f"reset options must be a dict of reset parameters (or None), got {options!r}")
+    return options
+
+
+def check_seed(seed: Any) -> int | None:
+    """A reset seed as an int (or None); raise ValueError unless it is None or an int >= 0."""
+    if seed is None:
+        return None
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, Integral) or seed < 0:
+        raise ValueError(f"seed must be None or an int >= 0, got {seed!r}")
+    return int(seed)
+
+
 def reward(default: float, doc: str) -> Param:
     """A reward parameter: a number in [-MAX_REWARD, MAX_REWARD]."""
     return Param(default, float, -MAX_REWARD, MAX_REWARD, doc=doc)
@@ -90,7 +108,7 @@ def resolve_params(table: Mapping[str, Param], env_name: str, defaults: Mapping[
                    overrides: Mapping[str, Any] | None) -> dict[str, Any]:
     """Merge ``overrides`` over ``defaults`` (both already or still to be validated) for ``table``."""
     merged = dict(defaults)
-    for key, value in (overrides or {}).items():
+    for key, value in check_options(overrides).items():
         if key not in table:
             raise ValueError(f"unknown reset parameter '{key}' for {env_name}; "
                              f"valid keys: {', '.join(sorted(table))}")

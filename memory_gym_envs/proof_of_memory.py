@@ -54,6 +54,7 @@ class ProofOfMemory(Task):
     observation_space = spaces.Box(-1.0, 1.0, (3,), np.float32)
     action_space = spaces.Discrete(2)
     controls = "left_right"
+    reset_state = ("cell", "good_right", "t", "max_steps", "ep_return", "success")
 
     def __init__(self, num_envs: int):
         super().__init__(num_envs)

@@ -273,6 +273,7 @@ class SearingSpotlights(Task):
     observation_space = spaces.Box(0, 255, (SCREEN, SCREEN, 3), np.uint8)
     action_space = spaces.MultiDiscrete([3, 3])
     ground_truth_space = spaces.Box(0, 1, (4,), np.float32)
+    reset_state = ("state", "spots", "rand", "rngs")
 
     def __init__(self, num_envs: int):
         super().__init__(num_envs)

@@ -58,3 +58,85 @@ def test_out_of_range_reset_raises_and_the_episode_goes_on(env_id, key, value):
     same_steps(env, twin)
     assert_same(env.reset(), twin.reset())  # the random stream is untouched too
     same_steps(env, twin)
+
+
+def pair(env_id, vector):
+    make = (lambda: gym.make_vec(env_id, num_envs=2)) if vector else (lambda: gym.make(env_id))
+    env, twin = make(), make()
+    env.reset(seed=1)
+    twin.reset(seed=1)
+    return env, twin
+
+
+@pytest.mark.parametrize("vector", [False, True])
+@pytest.mark.parametrize("options", [[1], "x", 3, [("max_steps", 5)]])
+def test_options_must_be_a_mapping(options, vector):
+    env, twin = pair("ProofofMemory-v0", vector)
+    with pytest.raises(ValueError, match=re.escape(f"reset options must be a dict of reset parameters (or None), "
+                                                   f"got {options!r}")):
+        env.reset(options=options)
+    same_steps(env, twin)
+
+
+@pytest.mark.parametrize("seed", [1.5, -1, "3", True, None])
+def test_seed_must_be_a_non_negative_int(seed):
+    env, twin = pair("Endless-MortarMayhem-v0", vector=False)
+    if seed is None:  # a good seed with bad options must not reseed either
+        with pytest.raises(ValueError, match="agent_scale"):
+            env.reset(seed=5, options={"agent_scale": 2.0})
+    else:
+        with pytest.raises(ValueError, match=re.escape(f"seed must be None or an int >= 0, got {seed!r}")):
+            env.reset(seed=seed)
+    same_steps(env, twin)
+    assert_same(env.reset(), twin.reset())
+
+
+@pytest.mark.parametrize("seed", [1.5, -1, "3", [0, 1.5], [0, -2], [0], None])
+def test_vector_seed_must_be_none_an_int_or_a_list_of_them(seed):
+    envs, twin = pair("Endless-MortarMayhem-v0", vector=True)
+    if seed is None:
+        with pytest.raises(ValueError, match="agent_scale"):
+            envs.reset(seed=5, options={"agent_scale": 2.0})
+    elif seed == [0]:
+        with pytest.raises(ValueError, match=r"seed list has length 1, expected num_envs=2"):
+            envs.reset(seed=seed)
+    else:
+        with pytest.raises(ValueError, match=re.escape("seed must be None, an int >= 0 or a list of num_envs=2 "
+                                                       f"such values (or None), got {seed!r}")):
+            envs.reset(seed=seed)
+    same_steps(envs, twin)
+    assert_same(envs.reset(), twin.reset())
+    assert_same(envs.reset(seed=np.array([3, 4])), twin.reset(seed=[3, 4]))  # NumPy ints are ints
+
+
+# options that make a reset grow the task's arrays (put back by the undo)
+GROWING = {"SearingSpotlights-v0": {"num_spawns": 300}, "MortarMayhem-v0": {"command_count": 100},
+           "Endless-MortarMayhem-v0": {"initial_command_count": 50}}
+
+
+@pytest.mark.parametrize("vector", [False, True])
+@pytest.mark.parametrize("env_id", list(ENVS))
+def test_a_reset_failing_inside_the_task_changes_nothing(env_id, vector):
+    env, twin = pair(env_id, vector)
+    task = env.unwrapped.task if not vector else env.task
+    real_reset = task.reset
+
+    def failing_reset(*args):
+        real_reset(*args)  # the whole reset done, then a failure: all of it must be undone
+        raise RuntimeError("failed late")
+
+    task.reset = failing_reset
+    options = dict(GROWING.get(env_id, {}))
+    if "agent_scale" in task.params:
+        options["agent_scale"] = 1.0
+    with pytest.raises(RuntimeError, match="failed late"):
+        env.reset(options=options)
+    with pytest.raises(RuntimeError, match="failed late"):
+        env.reset(seed=9, options=options)  # the old generators are kept
+    del task.reset
+    if hasattr(task, "rngs"):  # the generators the endless steps draw from
+        twin_task = twin.unwrapped.task if not vector else twin.task
+        assert [r.bit_generator.state for r in task.rngs] == [r.bit_generator.state for r in twin_task.rngs]
+    same_steps(env, twin)
+    assert_same(env.reset(), twin.reset())
+    same_steps(env, twin)
