@@ -54,6 +54,9 @@ SPOT_DRAWS = 5  # uniforms per spotlight: radius, speed, 3 angles
 ITEM_DRAWS = 3  # uniforms per sampled position: pixel, jitter x, jitter y
 STEP_DRAWS = SPOT_DRAWS + ITEM_DRAWS  # the most one endless step consumes (a spotlight and a new coin)
 REFILL = 256  # uniforms per refill of an endless env's buffer
+# Templates kept per task, the least recently used dropped first: a run that changes a float
+# option every episode rebuilds one per reset (~10 us) instead of keeping every one it ever made.
+TEMPLATES = 32
 
 # Columns of the spotlight table (float64; a row per spotlight, in spawn order).
 S_R, S_SPEED, S_T, S_SX, S_SY, S_TX, S_TY, S_OX, S_OY, S_X, S_Y = range(11)
@@ -353,10 +356,14 @@ class SearingSpotlights(Task):
         if self._last[0] is p:  # the vector env resets with one dict (hashing it costs ~10 us)
             return self._last[1]
         key = tuple(sorted(p.items()))
-        if key not in self._templates:
-            self._templates[key] = self._make_template(p)
-        self._last = (p, self._templates[key])
-        return self._templates[key]
+        template = self._templates.pop(key, None)  # (re-inserted below: the dict's order is the use order)
+        if template is None:
+            template = self._make_template(p)
+            if len(self._templates) >= TEMPLATES:
+                del self._templates[next(iter(self._templates))]
+        self._templates[key] = template
+        self._last = (p, template)
+        return template
 
     def _make_template(self, p: dict[str, Any]) -> np.ndarray:
         e = np.zeros((), STATE)

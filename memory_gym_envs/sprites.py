@@ -126,7 +126,13 @@ def surface_image(surf) -> np.ndarray:
     return _pygame().surfarray.array3d(surf).transpose(1, 0, 2).copy()
 
 
-@functools.lru_cache(maxsize=None)
+def agent_shape(scale: float) -> tuple[int, int, int]:
+    """What the agent sprite of ``scale`` is a function of: (body radius, int(10 * scale), hand
+    offset) in px. Sprites are cached by it rather than by the float scale, which may take a new
+    value every episode; the scales in [0.1, 1.0] give 41 shapes."""
+    return int(25 * scale), int(10 * scale), int(16 * scale)
+
+
 def agent_sprite(scale: float = 0.25) -> Sprite:
     """The agent: a peach disc with two dark hands, 8 variants (rotation = 45 degrees * variant).
 
@@ -136,18 +142,21 @@ def agent_sprite(scale: float = 0.25) -> Sprite:
     radius ``int(10 * scale)`` at (-4, -4) and (+4, -4) from the centre for rotation 0 (the hand
     offset ``int(16 * scale)`` is our generalisation to other scales). Anchor: the body centre.
     """
+    return _agent_sprite(*agent_shape(scale))
+
+
+@functools.lru_cache(maxsize=64)  # (every shape of a legal scale, see agent_shape)
+def _agent_sprite(radius: int, hand: int, offset: int) -> Sprite:
     pygame = _pygame()
-    radius = int(25 * scale)
-    hand_radius = max(1, int(10 * scale))
-    offset = int(16 * scale)
-    size = 2 * radius + int(10 * scale) + 14
+    hand_radius = max(1, hand)
+    size = 2 * radius + hand + 14
     centre = size // 2
     images = []
     for variant in range(8):
         surf = scratch_surface((size, size))
         pygame.draw.circle(surf, AGENT_BODY, (centre, centre), radius)
-        for hand in ((-offset, -offset), (offset, -offset)):
-            p = pygame.math.Vector2(hand).rotate(-45 * variant)
+        for at in ((-offset, -offset), (offset, -offset)):
+            p = pygame.math.Vector2(at).rotate(-45 * variant)
             pygame.draw.circle(surf, AGENT_HANDS, (centre + p.x, centre + p.y), hand_radius)
         images.append(surface_image(surf))
     return Sprite.from_images(images, anchor=(centre, centre))
@@ -158,7 +167,7 @@ SYMBOL_ANGLES = {"right": 0, "down": 270, "left": 180, "up": 90, "stay": None,
                  "right_down": 315, "right_up": 45, "left_down": 225, "left_up": 135}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=8)
 def command_symbols(names: tuple[str, ...]) -> Sprite:
     """White command symbols, one variant per name; anchor = the blit's top-left corner.
 
@@ -182,7 +191,7 @@ def command_symbols(names: tuple[str, ...]) -> Sprite:
     return Sprite.from_images(images, anchor=(0, 0))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=128)
 def ring(radius: int, width: int, colour: tuple[int, int, int]) -> Sprite:
     """A circle outline (debug views), anchored at its centre."""
     pygame = _pygame()
@@ -200,7 +209,9 @@ def upscale(frame: np.ndarray, factor: int = 4) -> np.ndarray:
 class SpriteBank:
     """Sprites of several shapes or sizes in one table, so a kernel takes one set of arrays:
     ``index(key, make)`` returns the first variant of the sprite ``make()`` builds for ``key``,
-    building it once. (Every variant is padded to the longest one: keep huge shapes apart.)"""
+    building it once. (Every variant is padded to the longest one: keep huge shapes apart.)
+    Entries are never dropped (env states hold their indices), so keys must come from a small set,
+    such as integer radii, never from a float parameter that can differ every episode."""
 
     def __init__(self):
         self.keys: dict = {}
@@ -223,12 +234,13 @@ class AgentSprites(SpriteBank):
         self.base(0.25)
 
     def base(self, scale: float) -> int:
-        return self.index(scale, lambda: agent_sprite(scale))
+        return self.index(agent_shape(scale), lambda: agent_sprite(scale))
 
 
 class ImageBank:
     """Precomputed full-screen images (backgrounds), stacked in one array; ``index(key, make)``
-    returns the position of the images ``make()`` builds for ``key``, building them once."""
+    returns the position of the images ``make()`` builds for ``key``, building them once (keys
+    from a small set, as for ``SpriteBank``)."""
 
     def __init__(self, shape=(SCREEN, SCREEN, 3)):
         self.keys: dict = {}

@@ -1,4 +1,4 @@
-"""Robustness against bad reset input: every parameter bounded, a failed reset changes nothing."""
+"""Robustness: bad reset input (every parameter bounded, a failed reset changes nothing), bounded caches."""
 import importlib
 import re
 
@@ -140,3 +140,42 @@ def test_a_reset_failing_inside_the_task_changes_nothing(env_id, vector):
     same_steps(env, twin)
     assert_same(env.reset(), twin.reset())
     same_steps(env, twin)
+
+
+# --- caches stay bounded when an option changes every episode ------------------------------------
+
+def test_agent_sprites_are_cached_by_shape_not_by_float_scale():
+    from memory_gym_envs.sprites import _agent_sprite, agent_shape
+
+    env = gym.make("MortarMayhem-v0")
+    task = env.unwrapped.task
+    scales = np.random.default_rng(0).uniform(0.1, 1.0, 300)
+    for scale in scales:
+        env.reset(options={"agent_scale": float(scale)})
+    shapes = {agent_shape(s) for s in [0.25, *scales]}
+    assert len(task.agents.keys) == len(shapes) <= 41  # (every shape of a scale in [0.1, 1.0])
+    assert _agent_sprite.cache_info().currsize <= 64
+    for scale in (0.1, 0.37, 0.999):  # the full table draws what a fresh env draws
+        env.reset(options={"agent_scale": scale})
+        fresh = gym.make("MortarMayhem-v0")
+        assert_same(env.reset(seed=4, options={"agent_scale": scale}),
+                    fresh.reset(seed=4, options={"agent_scale": scale}))
+        same_steps(env, fresh, 10)
+
+
+@pytest.mark.parametrize("env_id", ["SearingSpotlights-v0", "Endless-SearingSpotlights-v0"])
+def test_searing_spotlights_templates_are_bounded(env_id):
+    from memory_gym_envs.searing_spotlights import TEMPLATES
+
+    env = gym.make(env_id)
+    task = env.unwrapped.task
+    for damage in np.random.default_rng(0).uniform(0.0, 10.0, 200):
+        env.reset(options={"spot_damage": float(damage)})
+    assert len(task._templates) <= TEMPLATES
+    for damage in (0.5, 7.25):  # a cached template is the one a fresh env makes
+        env.reset(options={"spot_damage": damage})
+        fresh = gym.make(env_id)
+        assert_same(env.reset(seed=4, options={"spot_damage": damage}),
+                    fresh.reset(seed=4, options={"spot_damage": damage}))
+        assert env.unwrapped.task.state.tobytes() == fresh.unwrapped.task.state.tobytes()
+        same_steps(env, fresh, 10)
