@@ -10,6 +10,7 @@ per episode (``np_random.choice``), as in the original.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any, Mapping
@@ -73,9 +74,13 @@ class Param:
                 raise ValueError(f"{what}, got {value!r}")
             value = int(value)
         else:
-            if not isinstance(value, Real) or not np.isfinite(value):
+            try:
+                number = float(value) if isinstance(value, Real) else math.nan
+            except OverflowError:  # an int beyond float's range
+                number = math.nan
+            if not math.isfinite(number):
                 raise ValueError(f"{what}, got {value!r}")
-            value = float(value)
+            value = number
         if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
             raise ValueError(f"{what}, got {value!r}")
         return value

@@ -43,6 +43,7 @@ BAD_VALUES = [
     ("Endless-MysteryPath-v0", "stamina_level", 2**63), ("Endless-MysteryPath-v0", "max_steps", -2),
     ("SearingSpotlights-v0", "max_steps", 2**63), ("Endless-SearingSpotlights-v0", "reward_coin", 1e308),
     ("MortarMayhem-v0", "reward_command_success", -1e7),
+    ("MortarMayhem-v0", "agent_scale", 10**400), ("MysteryPath-v0", "reward_goal", float("nan")),
 ]
 
 
