@@ -90,7 +90,7 @@ def check_options(options: Any) -> Mapping[str, Any]:
     """``reset(options=...)`` as a mapping; raise ValueError unless it is a mapping or None."""
     if options is None:
         return {}
-    if not isinstance(options, Mapping):
+    if not isinstance(options, (dict, Mapping)):  # (dict first: the ABC check alone costs ~0.3 us)
         raise ValueError(f"reset options must be a dict of reset parameters (or None), got {options!r}")
     return options
 
