@@ -36,6 +36,7 @@ import importlib
 import json
 import os
 import sys
+import tempfile
 from dataclasses import fields
 
 import gymnasium as gym
@@ -87,20 +88,50 @@ def parse_args(argv):
             fail(f"--{name.replace('_', '-')} must be >= 1, got {getattr(a, name)}")
     if a.start_seed < 0:
         fail(f"--start-seed must be >= 0, got {a.start_seed}")
+    if a.output:
+        if not a.eval:
+            fail("--output needs --eval (it is where the evaluation is written)")
+        check_writable(a.output)
     return a
+
+
+def check_writable(path: str) -> None:
+    """Before the evaluation: can the result be written there? (Found out only after it, an hour
+    of evaluation would be lost.)"""
+    if os.path.isdir(path):
+        fail(f"--output {path!r} is a directory; give a file name")
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as e:
+        fail(f"--output {path!r}: cannot write in {folder!r} ({e.strerror})")
+
+
+def write_json(result: dict, path: str) -> None:
+    """Atomically: a failure while writing leaves any earlier file at ``path`` as it was."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        with open(tmp, "w") as f:
+            json.dump(result, f, indent=1)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def load(path: str, device):
     """The training script's module, its Args as saved, the weights and the global step (if known)."""
-    if not os.path.isfile(path):
-        fail(f"no such file {path!r}")
-    try:
-        saved = torch.load(path, map_location=device, weights_only=False)
-    except Exception as e:  # anything torch cannot read
-        fail(f"{path}: not a checkpoint or saved model ({type(e).__name__}: {e})")
-    weights = saved.get("model", saved.get("model_weights")) if isinstance(saved, dict) else None
-    if weights is None or not isinstance(saved.get("args"), dict):
+    from ppo_trxl import load_checkpoint  # both scripts read files the same way: weights_only=True, no code runs
+
+    saved = load_checkpoint(path, keys=("args",))
+    weights = saved.get("model", saved.get("model_weights"))
+    if not isinstance(weights, dict) or not isinstance(saved["args"], dict):
         fail(f"{path}: expected a checkpoint.pt (keys model, args) or a *.cleanrl_model (keys model_weights, args)")
+    broken = [k for k, v in weights.items() if torch.is_tensor(v) and v.is_floating_point() and not v.isfinite().all()]
+    if broken:
+        fail(f"{path}: the model has non-finite weights ({', '.join(broken[:3])}{', ...' if len(broken) > 3 else ''}); "
+             "its actions would be meaningless")
     script = next((s for key, s in SCRIPTS.items() if key in saved["args"]), None)
     if script is None:
         fail(f"{path}: its args are from neither ppo_trxl.py nor ppo_gru.py")
@@ -358,9 +389,7 @@ def main(argv=None):
             print(f"  {key:<20} mean {s['mean']:9.3f} [{s['mean_ci95'][0]:.3f}, {s['mean_ci95'][1]:.3f}]"
                   f"   IQM {s['iqm']:9.3f} [{s['iqm_ci95'][0]:.3f}, {s['iqm_ci95'][1]:.3f}]")
         if a.output:
-            os.makedirs(os.path.dirname(os.path.abspath(a.output)), exist_ok=True)
-            with open(a.output, "w") as f:
-                json.dump(result, f, indent=1)
+            write_json(result, a.output)
             print(f"written to {a.output}")
 
 

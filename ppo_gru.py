@@ -22,10 +22,13 @@ on SIGINT/SIGTERM, ``--resume runs/{run_name}/checkpoint.pt``.
 from __future__ import annotations
 
 import ast
+import copy
 import difflib
 import importlib
 import json
+import math
 import os
+import pickle
 import random
 import secrets
 import signal
@@ -69,9 +72,11 @@ class Args:
     save_model: bool = False
     """whether to save the final model (with its args) into `runs/{run_name}/{exp_name}.cleanrl_model`"""
     checkpoint_interval: int = 10
-    """save `runs/{run_name}/checkpoint.pt` every this many iterations (and on SIGINT/SIGTERM); 0: only on signals"""
+    """save `runs/{run_name}/checkpoint.pt` every this many iterations (and at the end, on SIGINT/SIGTERM, a crash
+    or a non-finite loss: always the last completed iteration); 0: only then"""
     resume: str | None = None
-    """path of a checkpoint.pt to continue (same run directory, TensorBoard log and global step)"""
+    """path of a checkpoint.pt to continue: the run goes on in its directory with its saved settings (flags given
+    with --resume change them, except the network and the batch shape)"""
     config: str | None = None
     """a YAML file of flag values (keys: the field names, e.g. `init_lr`) that become the defaults; flags on
     the command line override them (configs/ppo_*/<env-id>.yaml: the paper's settings)"""
@@ -151,15 +156,39 @@ class Args:
     """the number of iterations (computed in runtime)"""
 
 
-# Fields that define the network: a checkpoint can only be resumed with the same values.
+# Fields that define the network or the batch: a resumed run must keep them.
 ARCHITECTURE = ("env_id", "rnn_type", "rnn_hidden_size", "rnn_num_layers", "rnn_embedding", "hidden_layer_size",
                 "reconstruction_coef", "ground_truth_coef")
+BATCH = ("num_envs", "num_steps")
 
 
-def fail(message: str) -> None:
+# --- plumbing: flags and --config (a reader can skip this part) -----------------------------------
+
+def fail(message: str) -> typing.NoReturn:
     """Bad input: one clear line on stderr and a non-zero exit, no traceback."""
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {message}", file=sys.stderr, flush=True)
     sys.exit(2)
+
+
+POSITIVE = (lambda v: v >= 1, "an int >= 1")
+NON_NEGATIVE = (lambda v: v >= 0, "an int >= 0")
+RATE = (lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
+COEF = (lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
+RULES = {  # every numeric or choice field: (test, what is allowed)
+    "seed": (lambda v: 0 <= v < 2 ** 32, "an int in [0, 2**32 - 1]"),
+    **dict.fromkeys(("total_timesteps", "num_envs", "num_steps", "anneal_steps", "num_minibatches", "update_epochs",
+                     "rnn_hidden_size", "rnn_num_layers", "hidden_layer_size"), POSITIVE),
+    **dict.fromkeys(("checkpoint_interval", "backward_chunk_size", "sequence_length"), NON_NEGATIVE),
+    **dict.fromkeys(("init_lr", "clip_coef", "max_grad_norm"), RATE),
+    **dict.fromkeys(("final_lr", "init_ent_coef", "final_ent_coef", "vf_coef", "reconstruction_coef",
+                     "ground_truth_coef"), COEF),
+    "gamma": (lambda v: 0 < v <= 1, "a number in (0, 1]"),
+    "gae_lambda": (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+    "target_kl": (lambda v: v is None or (math.isfinite(v) and v > 0), "None or a finite number > 0"),
+    "rnn_type": (lambda v: v in ("gru", "lstm"), "gru or lstm"),
+}
+# Keys of --env-kwargs that the scripts set themselves when they make the envs.
+RESERVED_ENV_KWARGS = ("num_envs", "render_mode", "autoreset_mode", "vectorization_mode", "vector_kwargs", "wrappers")
 
 
 def config_value(path: str, name: str, value, hint):
@@ -186,16 +215,18 @@ def config_value(path: str, name: str, value, hint):
 def load_config(path: str) -> dict:
     """--config: a YAML mapping of Args fields (`init_lr` or `init-lr`) to values, checked."""
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8") as f:
             data = yaml.safe_load(f)
     except OSError as e:
         fail(f"--config: cannot read {path!r} ({e.strerror})")
-    except yaml.YAMLError as e:
-        fail(f"--config {path}: not valid YAML ({' '.join(str(e).split())})")
+    except UnicodeDecodeError as e:
+        fail(f"--config {path}: not UTF-8 text ({e.reason} at byte {e.start})")
+    except (yaml.YAMLError, RecursionError) as e:
+        fail(f"--config {path}: not valid YAML ({' '.join(str(e).split())[:200]})")
     if not isinstance(data, (dict, type(None))):
         fail(f"--config {path}: expected a mapping of flag names to values, got {type(data).__name__}")
     hints = typing.get_type_hints(Args)
-    valid = [name for name in hints if name != "config"]  # no nested config files
+    valid = [name for name in hints if name not in ("config", "resume")]  # no nested config files
     values = {"config": path}  # recorded in the run's args
     for key, value in (data or {}).items():
         name = str(key).replace("-", "_")
@@ -207,11 +238,11 @@ def load_config(path: str) -> dict:
     return values
 
 
-def parse_args(argv: list[str]) -> Args:
+def parse_args(argv: list[str], saved: dict | None = None) -> Args:
     """tyro, after two steps of our own: `--config PATH` (a YAML file whose values become the
     defaults, so flags given on the command line override them) is taken out, and `--flag=True` /
     `--flag False` (what wandb sweep agents pass) become tyro's `--flag` / `--no-flag`, for every
-    boolean field."""
+    boolean field. ``saved``: a resumed run's args, the defaults instead of the file's."""
     bools = {f.name for f in fields(Args) if f.type in (bool, "bool")}
     out, config, i = [], None, 0
     while i < len(argv):
@@ -238,12 +269,22 @@ def parse_args(argv: list[str]) -> Args:
         else:
             out.append(arg)
         i += 1
+    if saved is not None:
+        if config is not None:
+            fail("--config with --resume: a resumed run keeps its saved settings; give changes as flags")
+        names = {f.name for f in fields(Args)}
+        return tyro.cli(Args, args=out, default=Args(**{k: v for k, v in saved.items() if k in names}))
     if config is None:
         return tyro.cli(Args, args=out)
     return tyro.cli(Args, args=out, default=Args(**load_config(config)))
 
 
 def check_args(args: Args) -> None:
+    """Every flag, before any work: one line naming the flag, its value and what is allowed."""
+    for name, (test, allowed) in RULES.items():
+        value = getattr(args, name)
+        if not test(value):
+            fail(f"--{name.replace('_', '-')} must be {allowed}, got {value!r}")
     env_id = args.env_id
     if ":" in env_id:  # gymnasium's "module:EnvId" syntax: importing the module registers the id
         module, env_id = env_id.split(":", 1)
@@ -254,32 +295,50 @@ def check_args(args: Args) -> None:
         args.env_id = env_id
     if env_id not in gym.registry:
         fail(f"unknown env id {env_id!r}; Memory Gym ids: {', '.join(memory_gym_envs.ENVS)}")
-    if args.rnn_type not in ("gru", "lstm"):
-        fail(f"--rnn-type must be gru or lstm, got {args.rnn_type!r}")
-    if args.rnn_hidden_size < 1 or args.rnn_num_layers < 1 or args.hidden_layer_size < 1:
-        fail("--rnn-hidden-size, --rnn-num-layers and --hidden-layer-size must be positive")
-    if args.num_envs < 1 or args.num_steps < 1 or args.num_minibatches < 1:
-        fail("--num-envs, --num-steps and --num-minibatches must be positive")
     if args.num_minibatches > args.num_envs * args.num_steps:
-        fail(f"--num-minibatches ({args.num_minibatches}) exceeds the batch of "
-             f"{args.num_envs * args.num_steps} steps")
+        fail(f"--num-minibatches ({args.num_minibatches}) exceeds the batch of {args.num_envs * args.num_steps} steps")
+    if args.total_timesteps < args.num_envs * args.num_steps:
+        fail(f"--total-timesteps ({args.total_timesteps}) must be at least one batch: --num-envs x --num-steps "
+             f"= {args.num_envs * args.num_steps}")
+    env_kwargs(args)
+
+
+def resume_args(argv: list[str], saved: dict) -> Args:
+    """--resume: the run continues with its saved args. Flags given with it may change what is safe
+    to change (each change printed), never the network or the batch shape."""
+    args = parse_args(argv, saved)
+    for f in fields(Args):
+        before, now = saved.get(f.name, f.default), getattr(args, f.name)
+        if f.name in ("resume", "batch_size", "minibatch_size", "num_iterations") or before == now:
+            continue
+        if f.name in ARCHITECTURE + BATCH:
+            fail(f"--resume: --{f.name.replace('_', '-')} {now!r} differs from the run's {before!r}; a resumed run "
+                 "keeps its network and batch shape (leave the flag out to continue as it was)")
+        print(f"resume: {f.name} {before!r} -> {now!r}", flush=True)
+    return args
 
 
 def env_kwargs(args: Args) -> dict:
     """--env-kwargs: JSON, or a Python dict literal (how a wandb sweep agent renders a mapping value)."""
     try:
         kwargs = json.loads(args.env_kwargs) if args.env_kwargs else {}
+    except RecursionError:
+        fail("--env-kwargs is nested too deeply")
     except json.JSONDecodeError as e:
         try:
             kwargs = ast.literal_eval(args.env_kwargs)
-        except (ValueError, SyntaxError):
-            fail(f"--env-kwargs is not valid JSON ({e}): {args.env_kwargs!r}")
-    if not isinstance(kwargs, dict):
-        fail(f"--env-kwargs must be a JSON object of reset parameters, got {args.env_kwargs!r}")
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            fail(f"--env-kwargs is not valid JSON ({e}): {args.env_kwargs[:200]!r}")
+    if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
+        fail(f"--env-kwargs must be a JSON object of reset parameters (names to values), got {args.env_kwargs[:200]!r}")
+    reserved = sorted(set(kwargs) & set(RESERVED_ENV_KWARGS))
+    if reserved:
+        fail(f"--env-kwargs: {', '.join(reserved)} is set by the script (use its flag, e.g. --num-envs), "
+             "not a reset parameter")
     return kwargs
 
 
-def make_env(args: Args, run_name: str):
+def make_env(args: Args):
     """The training envs: our native batched vector env, same-step autoreset (the final obs of an
     episode comes in info["final_obs"]; the returned obs is already the next episode's first)."""
     kwargs = dict(num_envs=args.num_envs, **env_kwargs(args))
@@ -290,12 +349,9 @@ def make_env(args: Args, run_name: str):
     if args.capture_video:
         kwargs["render_mode"] = "debug_rgb_array" if args.env_id in memory_gym_envs.ENVS else "rgb_array"
     try:
-        envs = gym.make_vec(args.env_id, **kwargs)
-    except (ValueError, TypeError) as e:  # e.g. an unknown or out-of-range reset parameter
+        return gym.make_vec(args.env_id, **kwargs)
+    except (ValueError, TypeError, OverflowError) as e:  # e.g. an unknown or out-of-range reset parameter
         fail(f"{args.env_id}: {e}")
-    if args.capture_video:
-        envs = gym.wrappers.vector.RecordVideo(envs, f"videos/{run_name}", record_first_only=True)
-    return envs
 
 
 def layer_init(layer, std=np.sqrt(2), bias_const=None):
@@ -537,53 +593,161 @@ def index_obs(obs, idx):
     return {k: v[idx] for k, v in obs.items()} if isinstance(obs, dict) else obs[idx]
 
 
-def save_checkpoint(path, agent, optimizer, args, iteration, global_step, wandb_id):
-    """Atomically (write, then rename) so an interruption never leaves a broken checkpoint."""
-    state = {"model": agent.state_dict(), "optimizer": optimizer.state_dict(), "args": asdict(args),
-             "iteration": iteration, "global_step": global_step, "wandb_id": wandb_id,
-             "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}}
-    torch.save(state, path + ".tmp")
+# --- plumbing: checkpoints and signals (a reader can skip this part) -------------------------------
+# A checkpoint holds only tensors and plain Python values, so it loads with weights_only=True: a
+# file that carries pickled code is refused before anything in it runs.
+CHECKPOINT_FORMAT = 2  # 1: before 2026-12 (NumPy objects inside, loadable only by unpickling)
+
+
+def training_state(agent, optimizer, args, iteration, global_step, wandb_id) -> dict:
+    """A copy of everything a resume needs (taken after every completed iteration)."""
+    np_rng = np.random.get_state()
+    return {"format": CHECKPOINT_FORMAT, "args": asdict(args), "iteration": iteration, "global_step": global_step,
+            "wandb_id": wandb_id, "model": {k: v.detach().clone() for k, v in agent.state_dict().items()},
+            "optimizer": copy.deepcopy(optimizer.state_dict()),
+            "rng": {"python": random.getstate(), "torch": torch.get_rng_state(),
+                    "numpy": [np_rng[0], torch.from_numpy(np_rng[1].astype(np.int64)), *map(float, np_rng[2:])]}}
+
+
+def restore_rng(rng: dict) -> None:
+    name, keys, pos, has_gauss, gauss = rng["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), int(pos), int(has_gauss), gauss))
+    random.setstate(rng["python"])
+    torch.set_rng_state(rng["torch"])
+
+
+def load_checkpoint(path: str, keys=("format", "args", "iteration", "global_step", "model", "optimizer", "rng")) -> dict:
+    """A checkpoint (or, with other ``keys``, a saved model) read safely, or one line saying why not."""
+    if not os.path.isfile(path):
+        fail(f"no such checkpoint file {path!r}")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        try:
+            found = torch.serialization.get_unsafe_globals_in_checkpoint(path)  # reads the names, runs nothing
+        except Exception:  # not a torch file at all
+            fail(f"{path}: not a readable checkpoint (not a file written by torch.save)")
+        unsafe = [g for g in found if not g.startswith("numpy")]
+        if unsafe:
+            fail(f"{path}: refused: it holds pickled objects ({', '.join(unsafe)}) that could run code when "
+                 "loaded; the training scripts' checkpoints hold only tensors and plain values")
+        fail(f"{path}: a checkpoint of an older version of the scripts (NumPy objects inside, format 1), which "
+             "cannot be loaded safely; retrain, or load it yourself only if you trust its source")
+    except Exception as e:  # empty, truncated, not a torch file
+        fail(f"{path}: not a readable checkpoint ({type(e).__name__}: {' '.join(str(e).split())[:200]})")
+    missing = [k for k in keys if not isinstance(data, dict) or k not in data]
+    if missing:
+        fail(f"{path}: not a checkpoint of the training scripts (missing {', '.join(missing)})")
+    if data.get("format", CHECKPOINT_FORMAT) != CHECKPOINT_FORMAT:
+        fail(f"{path}: checkpoint format {data['format']!r}; this version reads format {CHECKPOINT_FORMAT}")
+    return data
+
+
+def atomic_save(obj, path: str) -> None:
+    """Write, then rename: an interruption never leaves a broken file in place of a good one."""
+    torch.save(obj, path + ".tmp")
     os.replace(path + ".tmp", path)
 
 
-class StopFlag:
-    """SIGINT/SIGTERM set a flag: the loop checkpoints at the next safe point and exits."""
+class Checkpoints:
+    """The last completed iteration, kept in memory and written to ``path`` when asked (every
+    --checkpoint-interval iterations, at the end, on a crash, a non-finite loss or a signal).
+    SIGINT/SIGTERM: the first stops the run after the iteration in progress (or at once during a
+    rollout); a second writes the last completed iteration at once and exits."""
 
-    def __init__(self):
+    def __init__(self, path: str, state: dict | None, on_exit=None):
+        self.path, self.state, self.on_exit = path, state, on_exit
+        self.written = state["global_step"] if state else None  # a resumed run's checkpoint is on disk
         self.signal = None
         for s in (signal.SIGINT, signal.SIGTERM):
             signal.signal(s, self.handle)
+        sys.excepthook = self.crashed
+
+    def save(self) -> None:
+        if self.state is not None and self.state["global_step"] != self.written:
+            atomic_save(self.state, self.path)
+            self.written = self.state["global_step"]
+
+    def holds(self) -> str:
+        return (f"{self.path} holds step {self.written}, the last completed iteration" if self.written is not None
+                else "nothing was saved: no iteration had completed")
+
+    def check_finite(self, values: dict, where: str) -> None:
+        """Stop the run, keeping the last finite iteration on disk, if a loss, the gradient or the
+        weights are not finite (before such weights can reach a checkpoint)."""
+        if torch.stack([v.isfinite().all() for v in values.values()]).all():
+            return
+        bad = ", ".join(k for k, v in values.items() if not v.isfinite().all())
+        self.save()
+        fail(f"non-finite {bad} at {where}: the run stops ({self.holds()}); "
+             "a lower --init-lr or --max-grad-norm may help")
+
+    def crashed(self, kind, value, traceback):
+        """An uncaught exception: the last completed iteration is written before the traceback."""
+        self.save()
+        sys.__excepthook__(kind, value, traceback)
+        print(self.holds(), file=sys.stderr)
 
     def handle(self, signum, frame):
-        if self.signal is not None:  # a second signal: stop at once
-            raise KeyboardInterrupt
-        self.signal = signum
-        print(f"\nreceived {signal.Signals(signum).name}: saving a checkpoint and stopping", flush=True)
+        name = signal.Signals(signum).name
+        if self.signal is None:
+            self.signal = signum
+            print(f"\nreceived {name}: stopping after this iteration (again: stop at once)", flush=True)
+            return
+        for s in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(s, signal.SIG_IGN)
+        self.save()
+        if self.on_exit:
+            self.on_exit()
+        print(f"\nreceived {name} again: stopped; {self.holds()}", flush=True)
+        os._exit(128 + signum)
 
 
 if __name__ == "__main__":
     args = parse_args(sys.argv[1:])
+    checkpoint = load_checkpoint(args.resume) if args.resume else None
+    if checkpoint:
+        args = resume_args(sys.argv[1:], checkpoint["args"])
     check_args(args)
-    checkpoint = None
-    if args.resume:
-        if not os.path.isfile(args.resume):
-            fail(f"--resume: no checkpoint file {args.resume!r}")
-        checkpoint = torch.load(args.resume, map_location="cpu", weights_only=False)
-        saved = checkpoint["args"]
-        different = [k for k in ARCHITECTURE if saved.get(k) != getattr(args, k)]
-        if different:
-            fail("--resume: the checkpoint is from another env or architecture: "
-                 + ", ".join(f"{k}={saved.get(k)!r} (now {getattr(args, k)!r})" for k in different))
     args.batch_size = int(args.num_envs * args.num_steps)
     args.minibatch_size = int(args.batch_size // args.num_minibatches)
     args.num_iterations = args.total_timesteps // args.batch_size
-    run_name = (os.path.basename(os.path.dirname(os.path.abspath(args.resume))) if args.resume
-                else f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}")
-    run_dir = f"runs/{run_name}"
-    os.makedirs(run_dir, exist_ok=True)
-    start_iteration, global_step = 1, 0
-    if checkpoint:
-        start_iteration, global_step = checkpoint["iteration"] + 1, checkpoint["global_step"]
+    start_iteration, global_step = (checkpoint["iteration"] + 1, checkpoint["global_step"]) if checkpoint else (1, 0)
+    if start_iteration > args.num_iterations:
+        fail(f"--resume: the run is at step {global_step}, --total-timesteps is {args.total_timesteps}; "
+             "give a larger --total-timesteps to continue it")
+
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    torch.backends.cudnn.deterministic = args.torch_deterministic
+    device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
+
+    envs = make_env(args)
+    gt_space = getattr(envs.unwrapped, "ground_truth_space", None)
+    if args.ground_truth_coef > 0 and gt_space is None:
+        fail(f"--ground-truth-coef needs an env whose info has ground_truth; {args.env_id} has none")
+    if not isinstance(envs.single_action_space, (gym.spaces.Discrete, gym.spaces.MultiDiscrete)):
+        fail(f"{args.env_id}: only Discrete and MultiDiscrete action spaces are supported")
+    try:
+        agent = Agent(args, envs.single_observation_space, envs.single_action_space,
+                      gt_space.shape[0] if gt_space is not None else 0).to(device)
+        optimizer = torch.optim.AdamW(agent.parameters(), lr=args.init_lr)
+        if checkpoint:
+            agent.load_state_dict(checkpoint["model"])
+            optimizer.load_state_dict(checkpoint["optimizer"])
+            restore_rng(checkpoint["rng"])
+    except (ValueError, RuntimeError, KeyError, TypeError) as e:  # another env's spaces, a damaged checkpoint
+        fail(f"{args.resume or args.env_id}: {' '.join(str(e).split())[:300]}")
+
+    # Only now, with every input checked, is anything written.
+    run_dir = (os.path.dirname(os.path.abspath(args.resume)) if args.resume
+               else f"runs/{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}")
+    run_name = os.path.basename(run_dir)
+    try:
+        os.makedirs(run_dir, exist_ok=True)
+    except OSError as e:
+        fail(f"cannot create the run directory {run_dir!r} ({e.strerror})")
     wandb_id = checkpoint.get("wandb_id") if checkpoint else None
     if args.track:
         import wandb
@@ -596,31 +760,12 @@ if __name__ == "__main__":
     if not checkpoint:
         writer.add_text("hyperparameters", "|param|value|\n|-|-|\n%s" % (
             "\n".join([f"|{key}|{value}|" for key, value in vars(args).items()])))
-
-    random.seed(args.seed)
-    np.random.seed(args.seed)
-    torch.manual_seed(args.seed)
-    torch.backends.cudnn.deterministic = args.torch_deterministic
-    device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
-
-    envs = make_env(args, run_name)
-    gt_space = getattr(envs.unwrapped, "ground_truth_space", None)
-    if args.ground_truth_coef > 0 and gt_space is None:
-        fail(f"--ground-truth-coef needs an env whose info has ground_truth; {args.env_id} has none")
-    if not isinstance(envs.single_action_space, (gym.spaces.Discrete, gym.spaces.MultiDiscrete)):
-        fail(f"{args.env_id}: only Discrete and MultiDiscrete action spaces are supported")
-    try:
-        agent = Agent(args, envs.single_observation_space, envs.single_action_space,
-                      gt_space.shape[0] if gt_space is not None else 0).to(device)
-    except ValueError as e:
-        fail(f"{args.env_id}: {e}")
-    optimizer = torch.optim.AdamW(agent.parameters(), lr=args.init_lr)
-    if checkpoint:
-        agent.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        random.setstate(checkpoint["rng"]["python"])
-        np.random.set_state(checkpoint["rng"]["numpy"])
-        torch.set_rng_state(checkpoint["rng"]["torch"])
+    if args.capture_video:
+        envs = gym.wrappers.vector.RecordVideo(envs, f"videos/{run_name}", record_first_only=True)
+    checkpoints = Checkpoints(f"{run_dir}/checkpoint.pt", checkpoint, on_exit=writer.flush)
+    checkpoint = None  # the checkpoints object holds it now
+    print(f"{'resuming' if start_iteration > 1 else 'starting'} {run_dir} at step {global_step}: "
+          f"{args.num_iterations} iterations of {args.batch_size} steps", flush=True)
 
     # Rollout storage; the recurrent state is stored *before* every step (the sequences' starts).
     E, T = args.num_envs, args.num_steps
@@ -640,7 +785,6 @@ if __name__ == "__main__":
     states = torch.zeros((T, args.rnn_num_layers, E, agent.state_size), device=device)
     sequence_length = args.sequence_length if args.memory else 1
 
-    stop = StopFlag()
     episode_infos: deque = deque(maxlen=100)
     start_time = time.time()
     start_step = global_step
@@ -657,11 +801,9 @@ if __name__ == "__main__":
         for group in optimizer.param_groups:
             group["lr"] = lr
 
-        completed = True
         rollout_t0, env_time = time.time(), 0.0
         for step in range(T):
-            if stop.signal is not None:
-                completed = False
+            if checkpoints.signal is not None:  # stop now: the checkpoint holds the last completed iteration
                 break
             obs_t = to_torch(next_obs, device)
             if isinstance(obs_buf, dict):
@@ -711,8 +853,7 @@ if __name__ == "__main__":
                 episode_return[i], episode_length[i] = 0.0, 0
                 writer.add_scalar("charts/episodic_return", episode["reward"], global_step)
                 writer.add_scalar("charts/episodic_length", episode["length"], global_step)
-        if not completed:  # interrupted mid-rollout: keep the last completed iteration
-            global_step -= step * E
+        if checkpoints.signal is not None:
             break
         rollout_time = time.time() - rollout_t0
 
@@ -737,7 +878,7 @@ if __name__ == "__main__":
         sequences = build_sequences(dones.cpu().numpy().astype(bool), sequence_length)
         clipfracs = []
         for epoch in range(args.update_epochs):
-            for mb in split_minibatches(sequences, args.num_minibatches, shuffle_rng):
+            for minibatch, mb in enumerate(split_minibatches(sequences, args.num_minibatches, shuffle_rng)):
                 index, valid = padded_index(sequences[mb], E)
                 adv = b["advantages"][torch.as_tensor(index[valid], device=device)]
                 total = int(sequences[mb, 2].sum())
@@ -749,12 +890,17 @@ if __name__ == "__main__":
                     (loss * share).backward()
                     for k, v in chunk_stats.items():
                         stats[k] = stats.get(k, 0.0) + v.detach() * share
+                grad_norm = nn.utils.clip_grad_norm_(agent.parameters(), args.max_grad_norm)
+                checkpoints.check_finite({**stats, "gradient norm": grad_norm}, f"iteration {iteration}, epoch "
+                                         f"{epoch + 1}, minibatch {minibatch + 1}")
                 clipfracs.append(stats["clipfrac"].item())
-                nn.utils.clip_grad_norm_(agent.parameters(), args.max_grad_norm)
                 optimizer.step()
             if args.target_kl is not None and stats["approx_kl"] > args.target_kl:
                 break
+        checkpoints.check_finite({"weights": torch.cat([p.detach().flatten() for p in agent.parameters()])},
+                                 f"iteration {iteration}, after the update")
         update_time = time.time() - update_t0
+        checkpoints.state = training_state(agent, optimizer, args, iteration, global_step, wandb_id)
 
         y_pred, y_true = values.flatten().cpu().numpy(), returns.flatten().cpu().numpy()
         var_y = np.var(y_true)
@@ -784,26 +930,22 @@ if __name__ == "__main__":
               f"entropy {stats['entropy'].item():.3f} value {values.mean().item():.3f} "
               f"adv {advantages.mean().item():.3f} (rollout {rollout_time:.1f}s of which env {env_time:.1f}s, "
               f"update {update_time:.1f}s)", flush=True)
-        interrupted = stop.signal is not None
-        if interrupted or (args.checkpoint_interval > 0 and iteration % args.checkpoint_interval == 0):
-            save_checkpoint(f"{run_dir}/checkpoint.pt", agent, optimizer, args, iteration, global_step, wandb_id)
-        if interrupted:
+        if checkpoints.signal is not None or (args.checkpoint_interval and iteration % args.checkpoint_interval == 0):
+            checkpoints.save()
+        if checkpoints.signal is not None:
             break
 
-    if stop.signal is not None:
-        if not completed:
-            save_checkpoint(f"{run_dir}/checkpoint.pt", agent, optimizer, args, iteration - 1, global_step, wandb_id)
-        print(f"checkpoint saved; continue with: python {os.path.basename(__file__)} --resume {run_dir}/checkpoint.pt",
-              flush=True)
-    else:
-        save_checkpoint(f"{run_dir}/checkpoint.pt", agent, optimizer, args, iteration, global_step, wandb_id)
-        if args.save_model:
-            model_path = f"{run_dir}/{args.exp_name}.cleanrl_model"
-            torch.save({"model_weights": agent.state_dict(), "args": vars(args)}, model_path)
-            print(f"model saved to {model_path}")
+    checkpoints.save()
+    if checkpoints.signal is not None:
+        print(f"stopped; {checkpoints.holds()}" + (f"; continue with: python {os.path.basename(__file__)} --resume "
+              f"{run_dir}/checkpoint.pt" if checkpoints.written is not None else ""), flush=True)
+    elif args.save_model:
+        model_path = f"{run_dir}/{args.exp_name}.cleanrl_model"
+        atomic_save({"model_weights": agent.state_dict(), "args": vars(args)}, model_path)
+        print(f"model saved to {model_path}")
     envs.close()
     writer.close()
     if args.track:
         wandb.finish()
-    if stop.signal is not None:
-        sys.exit(128 + stop.signal)
+    if checkpoints.signal is not None:
+        sys.exit(128 + checkpoints.signal)

@@ -38,7 +38,7 @@ def test_eval_writes_the_documented_json_on_unseen_seeds(script, tiny_runs, tmp_
     assert (result["script"], result["env_id"], result["global_step"], result["actions"]) == \
         (f"{script}.py", "ProofofMemory-v0", 2048, "greedy")
     assert result["seeds"] == list(range(100_000, 100_006))
-    assert not set(result["seeds"]) & training_seeds(torch.load(checkpoint_path, weights_only=False))
+    assert not set(result["seeds"]) & training_seeds(torch.load(checkpoint_path, weights_only=True))
     episodes = result["episodes"]
     assert sorted((e["seed"], e["repeat"]) for e in episodes) == [(s, k) for s in result["seeds"] for k in range(2)]
     assert set(result["summary"]) == {"return", "length", "success"}  # the env's final info: success
@@ -210,9 +210,9 @@ def bad_inputs(tmp_path):
     torch.save({"model": {}, "args": {"seed": 1}}, tmp_path / "foreign.pt")
     return [
         (["x.pt"], "nothing to do: give --eval, --render human or --video DIR"),
-        (["missing.pt", "--eval"], "no such file 'missing.pt'"),
-        (["notes.txt", "--eval"], "notes.txt: not a checkpoint or saved model"),
-        (["other.pt", "--eval"], "expected a checkpoint.pt (keys model, args) or a *.cleanrl_model"),
+        (["missing.pt", "--eval"], "no such checkpoint file 'missing.pt'"),
+        (["notes.txt", "--eval"], "notes.txt: not a readable checkpoint"),
+        (["other.pt", "--eval"], "not a checkpoint of the training scripts (missing args)"),
         (["foreign.pt", "--eval"], "its args are from neither ppo_trxl.py nor ppo_gru.py"),
         (["x.pt", "--eval", "--repeats", "0"], "--repeats must be >= 1, got 0"),
         (["x.pt", "--render", "human", "--video", "v"], "not allowed with argument"),
