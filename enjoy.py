@@ -24,10 +24,10 @@ so evaluation seeds from 100000 up never start a training episode. With greedy a
 envs are deterministic, so the repeats of a seed play the same episode; ``--sample`` makes them
 differ.
 
-Memory is handled exactly as in the training scripts' rollouts (their ``Agent.step``,
-``Agent.keys_values`` and ``sample_actions`` are reused): TrXL keeps, per env, the last W-1
-entries (per-layer inputs with their keys and values) and masks out other episodes'; the GRU's
-state is reset to zeros at every episode start.
+Memory is handled exactly as in the training scripts' rollouts: TrXL runs ppo_trxl.py's own
+``EpisodicMemory`` (per env the last W-1 entries, other episodes' masked out); the GRU's state is
+reset to zeros at every episode start. Any env the scripts train on can be evaluated (a user's
+``module:EnvId`` too): the envs are made by the script's own ``make_vector_env``.
 """
 from __future__ import annotations
 
@@ -153,16 +153,13 @@ def reset_params(module, args, override: str) -> dict:
     return {**kwargs, **extra}
 
 
-def make_eval_envs(env_id: str, num_envs: int, kwargs: dict):
-    """Batched envs without autoreset: every episode starts from an explicit, seeded reset."""
-    disabled = gym.vector.AutoresetMode.DISABLED
+def make_eval_envs(module, env_id: str, num_envs: int, kwargs: dict):
+    """Batched envs without autoreset (the script's own vectorisation, so any env it trains on):
+    every episode starts from an explicit, seeded reset."""
     try:
-        if gym.spec(env_id).vector_entry_point:
-            return gym.make_vec(env_id, num_envs=num_envs, autoreset_mode=disabled, **kwargs)
-        return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync",
-                            vector_kwargs={"autoreset_mode": disabled}, **kwargs)
-    except (ValueError, TypeError) as e:  # e.g. an unknown or out-of-range reset parameter
-        fail(f"{env_id}: {e}")
+        return module.make_vector_env(env_id, num_envs, gym.vector.AutoresetMode.DISABLED, **kwargs)
+    except (ValueError, TypeError, OverflowError, gym.error.Error) as e:  # e.g. an out-of-range reset parameter
+        fail(f"{env_id}: {' '.join(str(e).split())[:300]}")
 
 
 def make_display_env(env_id: str, kwargs: dict, render: str | None, video: str | None, prefix: str):
@@ -176,72 +173,28 @@ def make_display_env(env_id: str, kwargs: dict, render: str | None, video: str |
                                         disable_logger=True)
     try:
         return gym.vector.SyncVectorEnv([thunk], autoreset_mode=gym.vector.AutoresetMode.DISABLED)
-    except (ValueError, TypeError) as e:
-        fail(f"{env_id}: {e}")
-
-
-class TrXLMemory:
-    """The TrXL rollout's memory for a batch of envs (ppo_trxl.py's ``__main__`` loop): per env the
-    last W-1 entries (their keys and values under the fixed weights) and their episode ids; a
-    step attends to those of its own episode. The buffer holds ``C = W - 1`` carried entries plus
-    room for more; when full, the newest C move to the front, as after every training rollout."""
-
-    def __init__(self, agent, args, num_envs: int, device, room: int = 256):
-        E, L, D = num_envs, args.trxl_num_layers, args.trxl_dim
-        self.agent, self.C = agent, args.trxl_memory_length - 1
-        self.size = self.C + room
-        self.keys = torch.zeros((E, L, self.size, D), device=device)
-        self.vals = torch.zeros((E, L, self.size, D), device=device)
-        self.entry_episode = torch.full((E, self.size), -1, dtype=torch.long, device=device)  # -1: empty
-        self.pos = self.C
-        self.episode_step = torch.zeros(E, dtype=torch.long, device=device)
-        self.episode_id = torch.arange(E, device=device)  # unique per env and episode
-        self.next_id = E
-
-    def reset(self, mask: np.ndarray):
-        ids = torch.as_tensor(np.flatnonzero(mask), device=self.episode_id.device)
-        self.episode_step[ids] = 0
-        self.episode_id[ids] = torch.arange(self.next_id, self.next_id + len(ids), device=ids.device)
-        self.next_id += len(ids)
-
-    @torch.no_grad()
-    def step(self, obs):
-        if self.pos == self.size:  # carry the newest C entries to the front
-            C = self.C
-            self.keys[:, :, :C] = self.keys[:, :, self.pos - C:self.pos].clone()
-            self.vals[:, :, :C] = self.vals[:, :, self.pos - C:self.pos].clone()
-            self.entry_episode[:, :C] = self.entry_episode[:, self.pos - C:self.pos].clone()
-            self.pos = C
-        pos, window = self.pos, slice(self.pos - self.C, self.pos)
-        self.entry_episode[:, pos] = self.episode_id
-        mask = self.entry_episode[:, window] == self.episode_id[:, None]
-        logits, _, inputs = self.agent.step(obs, self.keys[:, :, window], self.vals[:, :, window], mask,
-                                            self.episode_step)
-        for i in range(inputs.shape[1]):
-            k, v = self.agent.keys_values(i, inputs[:, i], self.episode_step)
-            self.keys[:, i, pos], self.vals[:, i, pos] = k, v
-        self.pos += 1
-        self.episode_step += 1
-        return logits
+    except (ValueError, TypeError, gym.error.Error) as e:
+        fail(f"{env_id}: {' '.join(str(e).split())[:300]}")
 
 
 class RecurrentMemory:
-    """The GRU/LSTM rollout's memory (ppo_gru.py's ``__main__`` loop): one state per env, zeros at
-    every episode start (and before every step with ``--no-memory``)."""
+    """The GRU/LSTM rollout's memory (ppo_gru.py's ``__main__`` loop) with the interface of
+    ppo_trxl.py's ``EpisodicMemory``: one state per env, zeros at every episode start (and before
+    every step with ``--no-memory``)."""
 
     def __init__(self, agent, args, num_envs: int, device):
-        self.agent, self.memory = agent, args.memory
+        self.memory = args.memory
         self.state = torch.zeros((args.rnn_num_layers, num_envs, agent.state_size), device=device)
 
-    def reset(self, mask: np.ndarray):
+    def end_episodes(self, mask: np.ndarray):
         self.state[:, torch.as_tensor(mask, device=self.state.device)] = 0
 
     @torch.no_grad()
-    def step(self, obs):
+    def step(self, agent, obs):
         if not self.memory:
             self.state.zero_()
-        logits, _, self.state = self.agent.step(obs, self.state)
-        return logits
+        logits, value, self.state = agent.step(obs, self.state)
+        return logits, value
 
 
 def build(module, args, weights, envs, device):
@@ -253,8 +206,10 @@ def build(module, args, weights, envs, device):
     except (ValueError, RuntimeError) as e:  # another env's spaces, or weights of another architecture
         fail(f"the model does not fit {args.env_id}: {' '.join(str(e).split())[:300]}")
     agent.eval()
-    memory_class = TrXLMemory if module.__name__ == "ppo_trxl" else RecurrentMemory
-    return agent, memory_class(agent, args, envs.num_envs, device)
+    if module.__name__ == "ppo_trxl":  # the training rollout's own memory; when full, it carries its window
+        return agent, module.EpisodicMemory(envs.num_envs, args.trxl_num_layers, args.trxl_dim,
+                                            args.trxl_memory_length, 256, device)
+    return agent, RecurrentMemory(agent, args, envs.num_envs, device)
 
 
 def choose(module, logits, greedy: bool) -> np.ndarray:
@@ -267,7 +222,7 @@ def choose(module, logits, greedy: bool) -> np.ndarray:
     return action if action.shape[1] > 1 else action[:, 0]
 
 
-def play(module, envs, memory, jobs, greedy: bool, device, on_episode=None) -> list[dict]:
+def play(module, envs, agent, memory, jobs, greedy: bool, device, on_episode=None) -> list[dict]:
     """Play every job (seed, repeat) once, in parallel on ``envs`` (autoreset disabled): an env whose
     episode ends starts the next job at once with ``reset(seed=its seed)``; once the jobs run out,
     envs play unseeded filler episodes, which are not recorded. Returns a record per job."""
@@ -283,10 +238,10 @@ def play(module, envs, memory, jobs, greedy: bool, device, on_episode=None) -> l
 
     everything = np.ones(n, bool)
     obs, _ = envs.reset(seed=assign(everything))
-    memory.reset(everything)
+    memory.end_episodes(everything)
     returns, lengths, records = np.zeros(n), np.zeros(n, dtype=np.int64), []
     while any(job is not None for job in current):
-        logits = memory.step(module.to_torch(obs, device))
+        logits, _ = memory.step(agent, module.to_torch(obs, device))
         obs, reward, terminated, truncated, info = envs.step(choose(module, logits, greedy))
         returns += reward
         lengths += 1
@@ -307,7 +262,7 @@ def play(module, envs, memory, jobs, greedy: bool, device, on_episode=None) -> l
             seeds = assign(done)
             if any(job is not None for job in current):
                 obs, _ = envs.reset(seed=seeds, options={"reset_mask": done})
-                memory.reset(done)
+                memory.end_episodes(done)
     return sorted(records, key=lambda r: (r["seed"], r["repeat"]))
 
 
@@ -340,9 +295,9 @@ def evaluate(module, args, weights, global_step, a, device) -> dict:
     seeds = list(range(a.start_seed, a.start_seed + a.num_seeds))
     jobs = [(s, r) for r in range(a.repeats) for s in seeds]  # repeats last: a batch spans many seeds
     kwargs = reset_params(module, args, a.env_kwargs)
-    envs = make_eval_envs(args.env_id, min(a.num_envs, len(jobs)), kwargs)
+    envs = make_eval_envs(module, args.env_id, min(a.num_envs, len(jobs)), kwargs)
     agent, memory = build(module, args, weights, envs, device)
-    records = play(module, envs, memory, jobs, not a.sample, device)
+    records = play(module, envs, agent, memory, jobs, not a.sample, device)
     envs.close()
     keys = [k for k in records[0] if k not in ("seed", "repeat") and all(k in r for r in records)]
     by_seed = {(r["seed"], r["repeat"]): r for r in records}
@@ -368,7 +323,7 @@ def show(module, args, weights, a, device):
         stats = " ".join(f"{k} {v:.3g}" for k, v in r.items() if k not in ("seed", "repeat"))
         print(f"seed {r['seed']}: {stats}{where}", flush=True)
 
-    play(module, envs, memory, [(a.start_seed + k, 0) for k in range(a.episodes)], not a.sample, device, report)
+    play(module, envs, agent, memory, [(a.start_seed + k, 0) for k in range(a.episodes)], not a.sample, device, report)
     envs.close()  # RecordVideo writes the last video on close
 
 

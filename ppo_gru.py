@@ -1,13 +1,14 @@
-"""PPO with a recurrent memory (GRU or LSTM, truncated BPTT), for Memory Gym (CleanRL style).
+"""PPO with a recurrent memory (GRU or LSTM, truncated BPTT), for Memory Gym and any gymnasium env
+with discrete actions (CleanRL style).
 
     python ppo_gru.py --env-id Endless-MortarMayhem-v0
     python ppo_gru.py --env-id ProofofMemory-v0 --total-timesteps 25000 --num-envs 16 --num-steps 128 \
         --rnn-hidden-size 64 --hidden-layer-size 64 --update-epochs 4 --vf-coef 0.1 --max-grad-norm 0.5 \
         --init-lr 3e-4 --init-ent-coef 1e-3 --clip-coef 0.2
 
-The agent (spec: AGENTS.md sections 0, 2): an encoder (Nature CNN for images, the raw vector for
-vectors, both for Dict observations), an optional embedding layer, a recurrent core (GRU by
-default, LSTM), a post-memory layer, then separate policy and value layers and their heads. The
+The agent (the paper's GRU baseline, arXiv 2309.17207): an encoder (Nature CNN for images, the
+raw vector for vectors, both for Dict observations), an optional embedding layer, a recurrent
+core (GRU by default, LSTM), a post-memory layer, then separate policy and value layers and their heads. The
 recurrent state before every step is stored during the rollout and reset to zeros at episode
 start. For the update, each env's rollout is cut into sequences at episode ends (optionally also
 every ``--sequence-length`` steps); each sequence starts from its stored (stale) state. Minibatches
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import datetime
 import difflib
 import importlib
 import json
@@ -61,6 +63,9 @@ class Args:
     """if toggled, `torch.backends.cudnn.deterministic=True`"""
     cuda: bool = True
     """if toggled, cuda will be used when available"""
+    torch_threads: int = 0
+    """CPU threads for torch; 0: $OMP_NUM_THREADS if set, else half the cores, at most 8 (more threads than free
+    cores make training many times slower on a busy machine)"""
     track: bool = False
     """if toggled, this experiment will be tracked with Weights and Biases"""
     wandb_project_name: str = "cleanRL"
@@ -156,202 +161,62 @@ class Args:
     """the number of iterations (computed in runtime)"""
 
 
-# Fields that define the network or the batch: a resumed run must keep them.
-ARCHITECTURE = ("env_id", "rnn_type", "rnn_hidden_size", "rnn_num_layers", "rnn_embedding", "hidden_layer_size",
-                "reconstruction_coef", "ground_truth_coef")
-BATCH = ("num_envs", "num_steps")
-
-
-# --- plumbing: flags and --config (a reader can skip this part) -----------------------------------
-
-def fail(message: str) -> typing.NoReturn:
-    """Bad input: one clear line on stderr and a non-zero exit, no traceback."""
-    print(f"error: {message}", file=sys.stderr, flush=True)
-    sys.exit(2)
-
-
-POSITIVE = (lambda v: v >= 1, "an int >= 1")
-NON_NEGATIVE = (lambda v: v >= 0, "an int >= 0")
-RATE = (lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
-COEF = (lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
-RULES = {  # every numeric or choice field: (test, what is allowed)
-    "seed": (lambda v: 0 <= v < 2 ** 32, "an int in [0, 2**32 - 1]"),
-    **dict.fromkeys(("total_timesteps", "num_envs", "num_steps", "anneal_steps", "num_minibatches", "update_epochs",
-                     "rnn_hidden_size", "rnn_num_layers", "hidden_layer_size"), POSITIVE),
-    **dict.fromkeys(("checkpoint_interval", "backward_chunk_size", "sequence_length"), NON_NEGATIVE),
-    **dict.fromkeys(("init_lr", "clip_coef", "max_grad_norm"), RATE),
-    **dict.fromkeys(("final_lr", "init_ent_coef", "final_ent_coef", "vf_coef", "reconstruction_coef",
-                     "ground_truth_coef"), COEF),
-    "gamma": (lambda v: 0 < v <= 1, "a number in (0, 1]"),
-    "gae_lambda": (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
-    "target_kl": (lambda v: v is None or (math.isfinite(v) and v > 0), "None or a finite number > 0"),
-    "rnn_type": (lambda v: v in ("gru", "lstm"), "gru or lstm"),
-}
-# Keys of --env-kwargs that the scripts set themselves when they make the envs.
-RESERVED_ENV_KWARGS = ("num_envs", "render_mode", "autoreset_mode", "vectorization_mode", "vector_kwargs", "wrappers")
-
-
-def config_value(path: str, name: str, value, hint):
-    """A --config value checked against the field's type (tyro does not check defaults)."""
-    allowed = typing.get_args(hint) or (hint,)  # `float | None` -> (float, NoneType)
-    if name == "env_kwargs" and isinstance(value, dict):
-        return json.dumps(value)  # reset parameters read better as a YAML mapping than as a JSON string
-    for t in allowed:
-        if (t is type(None) and value is None) or (t is bool and isinstance(value, bool)) \
-                or (t is str and isinstance(value, str)) \
-                or (t is int and isinstance(value, int) and not isinstance(value, bool)):
-            return value
-        if t is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if t is float and isinstance(value, str):  # YAML 1.1 reads `1e-5` (no dot) as a string
-            try:
-                return float(value)
-            except ValueError:
-                pass
-    names = {bool: "true or false", type(None): "null"}
-    fail(f"--config {path}: {name} must be {' or '.join(names.get(t, t.__name__) for t in allowed)}, got {value!r}")
-
-
-def load_config(path: str) -> dict:
-    """--config: a YAML mapping of Args fields (`init_lr` or `init-lr`) to values, checked."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f)
-    except OSError as e:
-        fail(f"--config: cannot read {path!r} ({e.strerror})")
-    except UnicodeDecodeError as e:
-        fail(f"--config {path}: not UTF-8 text ({e.reason} at byte {e.start})")
-    except (yaml.YAMLError, RecursionError) as e:
-        fail(f"--config {path}: not valid YAML ({' '.join(str(e).split())[:200]})")
-    if not isinstance(data, (dict, type(None))):
-        fail(f"--config {path}: expected a mapping of flag names to values, got {type(data).__name__}")
-    hints = typing.get_type_hints(Args)
-    valid = [name for name in hints if name not in ("config", "resume")]  # no nested config files
-    values = {"config": path}  # recorded in the run's args
-    for key, value in (data or {}).items():
-        name = str(key).replace("-", "_")
-        if name not in valid:
-            close = difflib.get_close_matches(name, valid, n=1)
-            fail(f"--config {path}: unknown key {key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
-                 + f"; valid keys: {', '.join(valid)}")
-        values[name] = config_value(path, name, value, hints[name])
-    return values
-
-
-def parse_args(argv: list[str], saved: dict | None = None) -> Args:
-    """tyro, after two steps of our own: `--config PATH` (a YAML file whose values become the
-    defaults, so flags given on the command line override them) is taken out, and `--flag=True` /
-    `--flag False` (what wandb sweep agents pass) become tyro's `--flag` / `--no-flag`, for every
-    boolean field. ``saved``: a resumed run's args, the defaults instead of the file's."""
-    bools = {f.name for f in fields(Args) if f.type in (bool, "bool")}
-    out, config, i = [], None, 0
-    while i < len(argv):
-        arg, value = argv[i], None
-        name = arg[2:].split("=", 1)[0].replace("-", "_") if arg.startswith("--") else None
-        if name == "config":
-            if "=" in arg:
-                config = arg.split("=", 1)[1]
-            elif i + 1 < len(argv):
-                config, i = argv[i + 1], i + 1
-            else:
-                fail("--config needs the path of a YAML file")
-            i += 1
-            continue
-        if name in bools:
-            if "=" in arg:
-                value = arg.split("=", 1)[1]
-            elif i + 1 < len(argv) and argv[i + 1].lower() in ("true", "false"):
-                value, i = argv[i + 1], i + 1
-        if value is not None:
-            if value.lower() not in ("true", "false", "1", "0"):
-                fail(f"--{name.replace('_', '-')} takes True or False, got {value!r}")
-            out.append(f"--{'' if value.lower() in ('true', '1') else 'no-'}{name.replace('_', '-')}")
-        else:
-            out.append(arg)
-        i += 1
-    if saved is not None:
-        if config is not None:
-            fail("--config with --resume: a resumed run keeps its saved settings; give changes as flags")
-        names = {f.name for f in fields(Args)}
-        return tyro.cli(Args, args=out, default=Args(**{k: v for k, v in saved.items() if k in names}))
-    if config is None:
-        return tyro.cli(Args, args=out)
-    return tyro.cli(Args, args=out, default=Args(**load_config(config)))
-
-
-def check_args(args: Args) -> None:
-    """Every flag, before any work: one line naming the flag, its value and what is allowed."""
-    for name, (test, allowed) in RULES.items():
-        value = getattr(args, name)
-        if not test(value):
-            fail(f"--{name.replace('_', '-')} must be {allowed}, got {value!r}")
-    env_id = args.env_id
-    if ":" in env_id:  # gymnasium's "module:EnvId" syntax: importing the module registers the id
-        module, env_id = env_id.split(":", 1)
+def env_spec(env_id: str) -> gym.envs.registration.EnvSpec:
+    """The registered spec of ``env_id``. A user's own env: ``module:EnvId`` (gymnasium's syntax),
+    where importing ``module`` registers ``EnvId``."""
+    module, _, name = env_id.rpartition(":")
+    if module:
         try:
             importlib.import_module(module)
         except ImportError as e:
-            fail(f"--env-id {args.env_id!r}: cannot import module {module!r} ({e})")
-        args.env_id = env_id
-    if env_id not in gym.registry:
-        fail(f"unknown env id {env_id!r}; Memory Gym ids: {', '.join(memory_gym_envs.ENVS)}")
-    if args.num_minibatches > args.num_envs * args.num_steps:
-        fail(f"--num-minibatches ({args.num_minibatches}) exceeds the batch of {args.num_envs * args.num_steps} steps")
-    if args.total_timesteps < args.num_envs * args.num_steps:
-        fail(f"--total-timesteps ({args.total_timesteps}) must be at least one batch: --num-envs x --num-steps "
-             f"= {args.num_envs * args.num_steps}")
-    env_kwargs(args)
+            fail(f"--env-id {env_id!r}: cannot import module {module!r} ({e})")
+    if name not in gym.registry:
+        fail(f"unknown env id {name!r}; Memory Gym ids: {', '.join(memory_gym_envs.ENVS)}; gymnasium's own "
+             "(e.g. CartPole-v1); or your env as --env-id yourmodule:YourEnv-v0 (importing yourmodule registers it)")
+    return gym.spec(name)
 
 
-def resume_args(argv: list[str], saved: dict) -> Args:
-    """--resume: the run continues with its saved args. Flags given with it may change what is safe
-    to change (each change printed), never the network or the batch shape."""
-    args = parse_args(argv, saved)
-    for f in fields(Args):
-        before, now = saved.get(f.name, f.default), getattr(args, f.name)
-        if f.name in ("resume", "batch_size", "minibatch_size", "num_iterations") or before == now:
-            continue
-        if f.name in ARCHITECTURE + BATCH:
-            fail(f"--resume: --{f.name.replace('_', '-')} {now!r} differs from the run's {before!r}; a resumed run "
-                 "keeps its network and batch shape (leave the flag out to continue as it was)")
-        print(f"resume: {f.name} {before!r} -> {now!r}", flush=True)
-    return args
-
-
-def env_kwargs(args: Args) -> dict:
-    """--env-kwargs: JSON, or a Python dict literal (how a wandb sweep agent renders a mapping value)."""
-    try:
-        kwargs = json.loads(args.env_kwargs) if args.env_kwargs else {}
-    except RecursionError:
-        fail("--env-kwargs is nested too deeply")
-    except json.JSONDecodeError as e:
+def make_vector_env(env_id: str, num_envs: int, autoreset_mode: gym.vector.AutoresetMode, **kwargs):
+    """``num_envs`` envs stepped as one: the env's own batched implementation if it has one with
+    ``autoreset_mode`` (Memory Gym's), else gymnasium's SyncVectorEnv of single envs."""
+    if env_spec(env_id).vector_entry_point:
         try:
-            kwargs = ast.literal_eval(args.env_kwargs)
-        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-            fail(f"--env-kwargs is not valid JSON ({e}): {args.env_kwargs[:200]!r}")
-    if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
-        fail(f"--env-kwargs must be a JSON object of reset parameters (names to values), got {args.env_kwargs[:200]!r}")
-    reserved = sorted(set(kwargs) & set(RESERVED_ENV_KWARGS))
-    if reserved:
-        fail(f"--env-kwargs: {', '.join(reserved)} is set by the script (use its flag, e.g. --num-envs), "
-             "not a reset parameter")
-    return kwargs
+            envs = gym.make_vec(env_id, num_envs, "vector_entry_point", autoreset_mode=autoreset_mode, **kwargs)
+            if envs.metadata.get("autoreset_mode") == autoreset_mode:
+                return envs
+            envs.close()
+        except TypeError:  # a batched env without autoreset modes (CartPole's): fall back
+            pass
+    return gym.make_vec(env_id, num_envs, "sync", vector_kwargs={"autoreset_mode": autoreset_mode}, **kwargs)
 
 
 def make_env(args: Args):
-    """The training envs: our native batched vector env, same-step autoreset (the final obs of an
-    episode comes in info["final_obs"]; the returned obs is already the next episode's first)."""
-    kwargs = dict(num_envs=args.num_envs, **env_kwargs(args))
-    if gym.spec(args.env_id).vector_entry_point:
-        kwargs["autoreset_mode"] = gym.vector.AutoresetMode.SAME_STEP
-    else:  # any other gymnasium env: one process, same autoreset mode
-        kwargs.update(vectorization_mode="sync", vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP})
+    """The training envs with same-step autoreset: when an episode ends, its final observation comes
+    in info["final_obs"] and the returned observation is already the next episode's first."""
+    render_mode = None
     if args.capture_video:
-        kwargs["render_mode"] = "debug_rgb_array" if args.env_id in memory_gym_envs.ENVS else "rgb_array"
+        render_mode = "debug_rgb_array" if args.env_id in memory_gym_envs.ENVS else "rgb_array"
     try:
-        return gym.make_vec(args.env_id, **kwargs)
-    except (ValueError, TypeError, OverflowError) as e:  # e.g. an unknown or out-of-range reset parameter
-        fail(f"{args.env_id}: {e}")
+        return make_vector_env(args.env_id, args.num_envs, gym.vector.AutoresetMode.SAME_STEP,
+                               **env_kwargs(args), **({"render_mode": render_mode} if render_mode else {}))
+    except (ValueError, TypeError, OverflowError, gym.error.Error) as e:  # e.g. an out-of-range reset parameter
+        fail(f"{args.env_id}: {' '.join(str(e).split())[:300]}")
+
+
+def observation_parts(space: gym.Space) -> tuple[str | None, list[str], int]:
+    """What the encoder reads: the image's key ("" for a plain image observation), the vector keys
+    and their total size. ValueError for a space it cannot read."""
+    image, vectors, size = None, [], 0
+    for key, part in (space.spaces.items() if isinstance(space, gym.spaces.Dict) else [("", space)]):
+        if isinstance(part, gym.spaces.Box) and len(part.shape) == 3 and part.dtype == np.uint8 and image is None:
+            image = key
+        elif isinstance(part, gym.spaces.Box) and len(part.shape) == 1:
+            vectors.append(key)
+            size += part.shape[0]
+        else:
+            raise ValueError(f"observation space {space} is not supported: a Box image (height, width, channels) "
+                             "of uint8, a Box vector (n,), or a Dict of one image and vectors")
+    return image, vectors, size
 
 
 def layer_init(layer, std=np.sqrt(2), bias_const=None):
@@ -364,28 +229,17 @@ def layer_init(layer, std=np.sqrt(2), bias_const=None):
 class Agent(nn.Module):
     def __init__(self, args: Args, observation_space: gym.Space, action_space: gym.Space, ground_truth_dim: int):
         super().__init__()
-        self.image_key = self.vector_key = None
-        features = 0
-        if isinstance(observation_space, gym.spaces.Dict):
-            for key, space in observation_space.spaces.items():
-                if len(space.shape) == 3:
-                    self.image_key = key
-                else:
-                    self.vector_key = key
-                    features += space.shape[0]
-        elif len(observation_space.shape) == 3:
-            self.image_key = ""
-        else:
-            self.vector_key = ""
-            features += observation_space.shape[0]
+        self.image_key, self.vector_keys, features = observation_parts(observation_space)
         if self.image_key is not None:
+            h, w, c = (observation_space[self.image_key] if self.image_key else observation_space).shape
             self.cnn = nn.Sequential(
-                layer_init(nn.Conv2d(3, 32, 8, stride=4)), nn.ReLU(),
+                layer_init(nn.Conv2d(c, 32, 8, stride=4)), nn.ReLU(),
                 layer_init(nn.Conv2d(32, 64, 4, stride=2)), nn.ReLU(),
                 layer_init(nn.Conv2d(64, 64, 3, stride=1)), nn.ReLU(),
                 nn.Flatten(),
             )
-            features += 64 * 7 * 7
+            with torch.no_grad():  # 64 * 7 * 7 for Memory Gym's 84x84 images
+                features += self.cnn(torch.zeros(1, c, h, w)).shape[1]
         h = args.rnn_hidden_size
         self.embedding = nn.Sequential(layer_init(nn.Linear(features, h)), nn.ReLU()) if args.rnn_embedding else None
         self.rnn_type, self.rnn_layers, self.rnn_hidden = args.rnn_type, args.rnn_num_layers, h
@@ -405,8 +259,9 @@ class Agent(nn.Module):
         self.actor_branches = nn.ModuleList(layer_init(nn.Linear(d, n), np.sqrt(0.01)) for n in self.nvec)
         self.critic = layer_init(nn.Linear(d, 1), 1)
         if args.reconstruction_coef > 0:
-            if self.image_key is None:
-                raise ValueError("--reconstruction-coef needs image observations")
+            if self.image_key is None or (observation_space[self.image_key] if self.image_key
+                                          else observation_space).shape != (84, 84, 3):
+                raise ValueError("--reconstruction-coef needs 84x84x3 image observations")
             self.transposed_cnn = nn.Sequential(
                 layer_init(nn.Linear(h, 64 * 7 * 7)), nn.ReLU(), nn.Unflatten(1, (64, 7, 7)),
                 layer_init(nn.ConvTranspose2d(64, 64, 3, stride=1)), nn.ReLU(),
@@ -430,9 +285,8 @@ class Agent(nn.Module):
         if self.image_key is not None:
             img = self.image(obs)
             parts.append(self.cnn(img.permute(0, 3, 1, 2).to(dtype) / 255.0))
-        if self.vector_key is not None:
-            vec = obs if self.vector_key == "" else obs[self.vector_key]
-            parts.append(vec.to(dtype))
+        for key in self.vector_keys:
+            parts.append((obs if key == "" else obs[key]).to(dtype))
         x = torch.cat(parts, dim=-1)
         return self.embedding(x) if self.embedding is not None else x
 
@@ -593,6 +447,158 @@ def index_obs(obs, idx):
     return {k: v[idx] for k, v in obs.items()} if isinstance(obs, dict) else obs[idx]
 
 
+# --- plumbing: flags and --config (a reader can skip this part) -----------------------------------
+
+def fail(message: str) -> typing.NoReturn:
+    """Bad input: one clear line on stderr and a non-zero exit, no traceback."""
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    sys.exit(2)
+
+
+POSITIVE = (lambda v: v >= 1, "an int >= 1")
+NON_NEGATIVE = (lambda v: v >= 0, "an int >= 0")
+RATE = (lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
+COEF = (lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
+RULES = {  # every numeric or choice field: (test, what is allowed)
+    "seed": (lambda v: 0 <= v < 2 ** 32, "an int in [0, 2**32 - 1]"),
+    **dict.fromkeys(("total_timesteps", "num_envs", "num_steps", "anneal_steps", "num_minibatches", "update_epochs",
+                     "rnn_hidden_size", "rnn_num_layers", "hidden_layer_size"), POSITIVE),
+    **dict.fromkeys(("torch_threads", "checkpoint_interval", "backward_chunk_size", "sequence_length"), NON_NEGATIVE),
+    **dict.fromkeys(("init_lr", "clip_coef", "max_grad_norm"), RATE),
+    **dict.fromkeys(("final_lr", "init_ent_coef", "final_ent_coef", "vf_coef", "reconstruction_coef",
+                     "ground_truth_coef"), COEF),
+    "gamma": (lambda v: 0 < v <= 1, "a number in (0, 1]"),
+    "gae_lambda": (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+    "target_kl": (lambda v: v is None or (math.isfinite(v) and v > 0), "None or a finite number > 0"),
+    "rnn_type": (lambda v: v in ("gru", "lstm"), "gru or lstm"),
+}
+# Keys of --env-kwargs that the scripts set themselves when they make the envs.
+RESERVED_ENV_KWARGS = ("num_envs", "render_mode", "autoreset_mode", "vectorization_mode", "vector_kwargs", "wrappers")
+
+
+def config_value(path: str, name: str, value, hint):
+    """A --config value checked against the field's type (tyro does not check defaults)."""
+    allowed = typing.get_args(hint) or (hint,)  # `float | None` -> (float, NoneType)
+    if name == "env_kwargs" and isinstance(value, dict):
+        return json.dumps(value)  # reset parameters read better as a YAML mapping than as a JSON string
+    for t in allowed:
+        if (t is type(None) and value is None) or (t is bool and isinstance(value, bool)) \
+                or (t is str and isinstance(value, str)) \
+                or (t is int and isinstance(value, int) and not isinstance(value, bool)):
+            return value
+        if t is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if t is float and isinstance(value, str):  # YAML 1.1 reads `1e-5` (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    names = {bool: "true or false", type(None): "null"}
+    fail(f"--config {path}: {name} must be {' or '.join(names.get(t, t.__name__) for t in allowed)}, got {value!r}")
+
+
+def load_config(path: str) -> dict:
+    """--config: a YAML mapping of Args fields (`init_lr` or `init-lr`) to values, checked."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f)
+    except OSError as e:
+        fail(f"--config: cannot read {path!r} ({e.strerror})")
+    except UnicodeDecodeError as e:
+        fail(f"--config {path}: not UTF-8 text ({e.reason} at byte {e.start})")
+    except (yaml.YAMLError, RecursionError) as e:
+        fail(f"--config {path}: not valid YAML ({' '.join(str(e).split())[:200]})")
+    if not isinstance(data, (dict, type(None))):
+        fail(f"--config {path}: expected a mapping of flag names to values, got {type(data).__name__}")
+    hints = typing.get_type_hints(Args)
+    valid = [name for name in hints if name not in ("config", "resume")]  # no nested config files
+    values = {"config": path}  # recorded in the run's args
+    for key, value in (data or {}).items():
+        name = str(key).replace("-", "_")
+        if name not in valid:
+            close = difflib.get_close_matches(name, valid, n=1)
+            fail(f"--config {path}: unknown key {key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+                 + f"; valid keys: {', '.join(valid)}")
+        values[name] = config_value(path, name, value, hints[name])
+    return values
+
+
+def parse_args(argv: list[str], saved: dict | None = None) -> Args:
+    """tyro, after two steps of our own: `--config PATH` (a YAML file whose values become the
+    defaults, so flags given on the command line override them) is taken out, and `--flag=True` /
+    `--flag False` (what wandb sweep agents pass) become tyro's `--flag` / `--no-flag`, for every
+    boolean field. ``saved``: a resumed run's args, the defaults instead of the file's."""
+    bools = {f.name for f in fields(Args) if f.type in (bool, "bool")}
+    out, config, i = [], None, 0
+    while i < len(argv):
+        arg, value = argv[i], None
+        name = arg[2:].split("=", 1)[0].replace("-", "_") if arg.startswith("--") else None
+        if name == "config":
+            if "=" in arg:
+                config = arg.split("=", 1)[1]
+            elif i + 1 < len(argv):
+                config, i = argv[i + 1], i + 1
+            else:
+                fail("--config needs the path of a YAML file")
+            i += 1
+            continue
+        if name in bools:
+            if "=" in arg:
+                value = arg.split("=", 1)[1]
+            elif i + 1 < len(argv) and argv[i + 1].lower() in ("true", "false"):
+                value, i = argv[i + 1], i + 1
+        if value is not None:
+            if value.lower() not in ("true", "false", "1", "0"):
+                fail(f"--{name.replace('_', '-')} takes True or False, got {value!r}")
+            out.append(f"--{'' if value.lower() in ('true', '1') else 'no-'}{name.replace('_', '-')}")
+        else:
+            out.append(arg)
+        i += 1
+    if saved is not None:
+        if config is not None:
+            fail("--config with --resume: a resumed run keeps its saved settings; give changes as flags")
+        names = {f.name for f in fields(Args)}
+        return tyro.cli(Args, args=out, default=Args(**{k: v for k, v in saved.items() if k in names}))
+    if config is None:
+        return tyro.cli(Args, args=out)
+    return tyro.cli(Args, args=out, default=Args(**load_config(config)))
+
+
+def check_args(args: Args) -> None:
+    """Every flag, before any work: one line naming the flag, its value and what is allowed."""
+    for name, (test, allowed) in RULES.items():
+        value = getattr(args, name)
+        if not test(value):
+            fail(f"--{name.replace('_', '-')} must be {allowed}, got {value!r}")
+    env_spec(args.env_id)
+    if args.num_minibatches > args.num_envs * args.num_steps:
+        fail(f"--num-minibatches ({args.num_minibatches}) exceeds the batch of {args.num_envs * args.num_steps} steps")
+    if args.total_timesteps < args.num_envs * args.num_steps:
+        fail(f"--total-timesteps ({args.total_timesteps}) must be at least one batch: --num-envs x --num-steps "
+             f"= {args.num_envs * args.num_steps}")
+    env_kwargs(args)
+
+
+def env_kwargs(args: Args) -> dict:
+    """--env-kwargs: JSON, or a Python dict literal (how a wandb sweep agent renders a mapping value)."""
+    try:
+        kwargs = json.loads(args.env_kwargs) if args.env_kwargs else {}
+    except RecursionError:
+        fail("--env-kwargs is nested too deeply")
+    except json.JSONDecodeError as e:
+        try:
+            kwargs = ast.literal_eval(args.env_kwargs)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            fail(f"--env-kwargs is not valid JSON ({e}): {args.env_kwargs[:200]!r}")
+    if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
+        fail(f"--env-kwargs must be a JSON object of reset parameters (names to values), got {args.env_kwargs[:200]!r}")
+    reserved = sorted(set(kwargs) & set(RESERVED_ENV_KWARGS))
+    if reserved:
+        fail(f"--env-kwargs: {', '.join(reserved)} is set by the script (use its flag, e.g. --num-envs), "
+             "not a reset parameter")
+    return kwargs
+
+
 # --- plumbing: checkpoints and signals (a reader can skip this part) -------------------------------
 # A checkpoint holds only tensors and plain Python values, so it loads with weights_only=True: a
 # file that carries pickled code is refused before anything in it runs.
@@ -703,6 +709,27 @@ class Checkpoints:
         os._exit(128 + signum)
 
 
+# Fields that define the network or the batch: a resumed run must keep them.
+ARCHITECTURE = ("env_id", "rnn_type", "rnn_hidden_size", "rnn_num_layers", "rnn_embedding", "hidden_layer_size",
+                "reconstruction_coef", "ground_truth_coef")
+BATCH = ("num_envs", "num_steps")
+
+
+def resume_args(argv: list[str], saved: dict) -> Args:
+    """--resume: the run continues with its saved args. Flags given with it may change what is safe
+    to change (each change printed), never the network or the batch shape."""
+    args = parse_args(argv, saved)
+    for f in fields(Args):
+        before, now = saved.get(f.name, f.default), getattr(args, f.name)
+        if f.name in ("resume", "batch_size", "minibatch_size", "num_iterations") or before == now:
+            continue
+        if f.name in ARCHITECTURE + BATCH:
+            fail(f"--resume: --{f.name.replace('_', '-')} {now!r} differs from the run's {before!r}; a resumed run "
+                 "keeps its network and batch shape (leave the flag out to continue as it was)")
+        print(f"resume: {f.name} {before!r} -> {now!r}", flush=True)
+    return args
+
+
 if __name__ == "__main__":
     args = parse_args(sys.argv[1:])
     checkpoint = load_checkpoint(args.resume) if args.resume else None
@@ -721,6 +748,9 @@ if __name__ == "__main__":
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
     torch.backends.cudnn.deterministic = args.torch_deterministic
+    if args.torch_threads or "OMP_NUM_THREADS" not in os.environ:  # (torch itself reads OMP_NUM_THREADS)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        torch.set_num_threads(args.torch_threads or min(8, max(1, cores // 2)))
     device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
 
     envs = make_env(args)
@@ -742,7 +772,7 @@ if __name__ == "__main__":
 
     # Only now, with every input checked, is anything written.
     run_dir = (os.path.dirname(os.path.abspath(args.resume)) if args.resume
-               else f"runs/{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}")
+               else f"runs/{args.env_id.rpartition(':')[2]}__{args.exp_name}__{args.seed}__{int(time.time())}")
     run_name = os.path.basename(run_dir)
     try:
         os.makedirs(run_dir, exist_ok=True)
@@ -753,8 +783,9 @@ if __name__ == "__main__":
         import wandb
 
         wandb_id = wandb_id or secrets.token_hex(4)  # kept in checkpoints, so a resumed run continues it
-        wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, sync_tensorboard=True,
-                   config=vars(args), name=run_name, id=wandb_id, resume="allow", save_code=True)
+        run = wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, sync_tensorboard=True,
+                         config=vars(args), name=run_name, id=wandb_id, resume="allow", save_code=True)
+        print(f"tracking with wandb: {run.url or f'offline run {run.id} (wandb sync to upload)'}", flush=True)
     # On resume, TensorBoard drops what the interrupted run logged after the checkpoint.
     writer = SummaryWriter(run_dir, purge_step=global_step + 1 if checkpoint else None)
     if not checkpoint:
@@ -829,8 +860,8 @@ if __name__ == "__main__":
             episode_return += reward
             episode_length += 1
             reward = torch.as_tensor(reward, dtype=torch.float32, device=device)
-            if truncated.any():  # time limit: bootstrap from the final observation's value
-                ids = np.flatnonzero(truncated & ~terminated)
+            ids = np.flatnonzero(truncated & ~terminated)
+            if len(ids):  # time limit: bootstrap from the final observation's value
                 final = info["final_obs"]
                 final_obs = to_torch({k: np.stack([final[i][k] for i in ids]) for k in final[ids[0]]}
                                      if isinstance(final[ids[0]], dict) else np.stack([final[i] for i in ids]), device)
@@ -905,7 +936,9 @@ if __name__ == "__main__":
         y_pred, y_true = values.flatten().cpu().numpy(), returns.flatten().cpu().numpy()
         var_y = np.var(y_true)
         explained_var = np.nan if var_y == 0 else 1 - np.var(y_true - y_pred) / var_y
-        sps = int((global_step - start_step) / (time.time() - start_time))
+        elapsed = time.time() - start_time
+        sps = int((global_step - start_step) / elapsed)
+        eta = (args.num_iterations * args.batch_size - global_step) / max(sps, 1)
         writer.add_scalar("charts/learning_rate", lr, global_step)
         writer.add_scalar("charts/entropy_coefficient", ent_coef, global_step)
         writer.add_scalar("charts/SPS", sps, global_step)
@@ -925,10 +958,10 @@ if __name__ == "__main__":
                     writer.add_scalar(f"episode/{key}", np.mean([e[key] for e in episode_infos if key in e]), global_step)
         ret = np.mean([e["reward"] for e in episode_infos]) if episode_infos else float("nan")
         length = np.mean([e["length"] for e in episode_infos]) if episode_infos else float("nan")
-        print(f"iter {iteration}/{args.num_iterations} step {global_step} SPS {sps} return {ret:.2f} "
+        print(f"iter {iteration}/{args.num_iterations} step {global_step} SPS {sps} elapsed "
+              f"{datetime.timedelta(seconds=int(elapsed))} ETA {datetime.timedelta(seconds=int(eta))} return {ret:.2f} "
               f"length {length:.1f} pi_loss {stats['policy_loss'].item():.3f} v_loss {stats['value_loss'].item():.3f} "
-              f"entropy {stats['entropy'].item():.3f} value {values.mean().item():.3f} "
-              f"adv {advantages.mean().item():.3f} (rollout {rollout_time:.1f}s of which env {env_time:.1f}s, "
+              f"entropy {stats['entropy'].item():.3f} (rollout {rollout_time:.1f}s of which env {env_time:.1f}s, "
               f"update {update_time:.1f}s)", flush=True)
         if checkpoints.signal is not None or (args.checkpoint_interval and iteration % args.checkpoint_interval == 0):
             checkpoints.save()

@@ -1,4 +1,5 @@
-"""PPO with a Transformer-XL sliding-window episodic memory, for Memory Gym (CleanRL style).
+"""PPO with a Transformer-XL sliding-window episodic memory, for Memory Gym and any gymnasium env
+with discrete actions (CleanRL style).
 
     python ppo_trxl.py --env-id MortarMayhem-Grid-v0
     python ppo_trxl.py --env-id ProofofMemory-v0 --total-timesteps 25000 --num-envs 16 --num-steps 128 \
@@ -6,29 +7,32 @@
         --trxl-positional-encoding none --vf-coef 0.1 --max-grad-norm 0.5 --init-lr 3e-4 \
         --init-ent-coef 1e-3 --clip-coef 0.2
 
-The agent (spec: AGENTS.md sections 0, 1): an encoder (Nature CNN for images, a linear layer for
+The agent (the paper's TrXL baseline, arXiv 2309.17207, and CleanRL's ppo_trxl.py): an encoder (Nature CNN for images, a linear layer for
 vectors, both for Dict observations), a stack of pre-LN Transformer-XL layers that is
 sequence-to-one (one query per step) and attends to a sliding window of the previous W-1 steps of
 the same episode, whose per-layer inputs were cached when those steps were taken (detached, stale
 by design), then a shared hidden layer and the actor/critic heads. Options: GRU gating (GTrXL),
 positional encoding on the query, observation reconstruction and ground-truth estimation losses.
 
-How it stays fast: each env keeps a buffer of the last ``W - 1 + num_steps`` memory entries (so
-episodes of any length run); keys/values of the entries are cached during the rollout; a
-minibatch holds whole env rollouts, so every memory entry is projected once per minibatch and the
-attention of all its steps is one banded, episode-masked matmul (no (minibatch, W, layers, D)
-window tensor). ``tests/test_ppo_trxl.py`` checks that loss and gradients equal the
-straightforward per-sample window computation.
+How it stays fast (``EpisodicMemory``): each env keeps a buffer of the last ``W - 1 + num_steps``
+memory entries (so episodes of any length run); keys/values of the entries are cached during the
+rollout; a minibatch holds whole env rollouts, so every memory entry is projected once per
+minibatch and the attention of all its steps is one banded, episode-masked matmul (no
+(minibatch, W, layers, D) window tensor). ``tests/test_ppo_trxl.py`` checks that loss and gradients
+equal the straightforward per-sample window computation, and that the rollout equals the update.
 
 Outputs (CleanRL conventions): TensorBoard in ``runs/{run_name}``, ``--track`` (Weights & Biases),
 ``--capture-video`` (env 0, ``videos/{run_name}``), ``--save-model``; checkpoints every
-``--checkpoint-interval`` iterations and on SIGINT/SIGTERM to ``runs/{run_name}/checkpoint.pt``,
-continued with ``--resume runs/{run_name}/checkpoint.pt``.
+``--checkpoint-interval`` iterations and on SIGINT/SIGTERM to ``runs/{run_name}/checkpoint.pt``
+(tensors and plain values only: loaded with ``weights_only=True``), continued with
+``--resume runs/{run_name}/checkpoint.pt``. Other envs, and which parts of this file a copy can
+drop: docs/using_the_scripts.md.
 """
 from __future__ import annotations
 
 import ast
 import copy
+import datetime
 import difflib
 import importlib
 import json
@@ -67,6 +71,9 @@ class Args:
     """if toggled, `torch.backends.cudnn.deterministic=True`"""
     cuda: bool = True
     """if toggled, cuda will be used when available"""
+    torch_threads: int = 0
+    """CPU threads for torch; 0: $OMP_NUM_THREADS if set, else half the cores, at most 8 (more threads than free
+    cores make training many times slower on a busy machine)"""
     track: bool = False
     """if toggled, this experiment will be tracked with Weights and Biases"""
     wandb_project_name: str = "cleanRL"
@@ -161,11 +168,408 @@ class Args:
     """the number of iterations (computed in runtime)"""
 
 
-# Fields that define the network or the batch: a resumed run must keep them.
-ARCHITECTURE = ("env_id", "trxl_num_layers", "trxl_num_heads", "trxl_dim", "trxl_positional_encoding",
-                "trxl_gating", "trxl_query_pe", "reconstruction_coef", "ground_truth_coef")
-BATCH = ("num_envs", "num_steps")
+def env_spec(env_id: str) -> gym.envs.registration.EnvSpec:
+    """The registered spec of ``env_id``. A user's own env: ``module:EnvId`` (gymnasium's syntax),
+    where importing ``module`` registers ``EnvId``."""
+    module, _, name = env_id.rpartition(":")
+    if module:
+        try:
+            importlib.import_module(module)
+        except ImportError as e:
+            fail(f"--env-id {env_id!r}: cannot import module {module!r} ({e})")
+    if name not in gym.registry:
+        fail(f"unknown env id {name!r}; Memory Gym ids: {', '.join(memory_gym_envs.ENVS)}; gymnasium's own "
+             "(e.g. CartPole-v1); or your env as --env-id yourmodule:YourEnv-v0 (importing yourmodule registers it)")
+    return gym.spec(name)
+
+
+def make_vector_env(env_id: str, num_envs: int, autoreset_mode: gym.vector.AutoresetMode, **kwargs):
+    """``num_envs`` envs stepped as one: the env's own batched implementation if it has one with
+    ``autoreset_mode`` (Memory Gym's), else gymnasium's SyncVectorEnv of single envs."""
+    if env_spec(env_id).vector_entry_point:
+        try:
+            envs = gym.make_vec(env_id, num_envs, "vector_entry_point", autoreset_mode=autoreset_mode, **kwargs)
+            if envs.metadata.get("autoreset_mode") == autoreset_mode:
+                return envs
+            envs.close()
+        except TypeError:  # a batched env without autoreset modes (CartPole's): fall back
+            pass
+    return gym.make_vec(env_id, num_envs, "sync", vector_kwargs={"autoreset_mode": autoreset_mode}, **kwargs)
+
+
+def make_env(args: Args):
+    """The training envs with same-step autoreset: when an episode ends, its final observation comes
+    in info["final_obs"] and the returned observation is already the next episode's first."""
+    render_mode = None
+    if args.capture_video:
+        render_mode = "debug_rgb_array" if args.env_id in memory_gym_envs.ENVS else "rgb_array"
+    try:
+        return make_vector_env(args.env_id, args.num_envs, gym.vector.AutoresetMode.SAME_STEP,
+                               **env_kwargs(args), **({"render_mode": render_mode} if render_mode else {}))
+    except (ValueError, TypeError, OverflowError, gym.error.Error) as e:  # e.g. an out-of-range reset parameter
+        fail(f"{args.env_id}: {' '.join(str(e).split())[:300]}")
+
+
 LEARNED_PE_STEPS = 2048  # rows of the learned positional encoding; later episode steps share the last row
+
+
+def observation_parts(space: gym.Space) -> tuple[str | None, list[str], int]:
+    """What the encoder reads: the image's key ("" for a plain image observation), the vector keys
+    and their total size. ValueError for a space it cannot read."""
+    image, vectors, size = None, [], 0
+    for key, part in (space.spaces.items() if isinstance(space, gym.spaces.Dict) else [("", space)]):
+        if isinstance(part, gym.spaces.Box) and len(part.shape) == 3 and part.dtype == np.uint8 and image is None:
+            image = key
+        elif isinstance(part, gym.spaces.Box) and len(part.shape) == 1:
+            vectors.append(key)
+            size += part.shape[0]
+        else:
+            raise ValueError(f"observation space {space} is not supported: a Box image (height, width, channels) "
+                             "of uint8, a Box vector (n,), or a Dict of one image and vectors")
+    return image, vectors, size
+
+
+def layer_init(layer, std=np.sqrt(2), bias_const=None):
+    torch.nn.init.orthogonal_(layer.weight, std)
+    if bias_const is not None:
+        torch.nn.init.constant_(layer.bias, bias_const)
+    return layer
+
+
+def sinusoidal_encoding(steps: torch.Tensor, dim: int) -> torch.Tensor:
+    """[sin | cos] encoding of (any number of) integer episode steps -> (*steps.shape, dim)."""
+    inv_freq = 1.0 / (10000 ** (torch.arange(0, dim, 2, device=steps.device, dtype=torch.float32) / dim))
+    angles = steps.to(torch.float32)[..., None] * inv_freq
+    return torch.cat([angles.sin(), angles.cos()], dim=-1)
+
+
+class GRUGate(nn.Module):
+    """GTrXL's gating layer: out = (1 - z) * x + z * h_hat (replaces the residual x + y)."""
+
+    def __init__(self, dim: int, bias: float = 2.0):
+        super().__init__()
+        self.w = nn.Linear(dim, 3 * dim, bias=False)
+        self.u_rz = nn.Linear(dim, 2 * dim, bias=False)
+        self.u_g = nn.Linear(dim, dim, bias=False)
+        self.bg = nn.Parameter(torch.full((dim,), bias))
+
+    def forward(self, x, y):
+        wr, wz, wg = self.w(y).chunk(3, dim=-1)
+        ur, uz = self.u_rz(x).chunk(2, dim=-1)
+        r = torch.sigmoid(wr + ur)
+        z = torch.sigmoid(wz + uz - self.bg)
+        h = torch.tanh(wg + self.u_g(r * x))
+        return (1 - z) * x + z * h
+
+
+class TrXLLayer(nn.Module):
+    """Pre-LN Transformer-XL layer, sequence-to-one: queries attend to cached memory entries."""
+
+    def __init__(self, dim: int, num_heads: int, gating: bool):
+        super().__init__()
+        self.num_heads = num_heads
+        self.norm_q, self.norm_kv, self.norm_attn = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.q, self.k, self.v = nn.Linear(dim, dim), nn.Linear(dim, dim), nn.Linear(dim, dim)
+        self.out = nn.Linear(dim, dim)
+        self.fc = nn.Linear(dim, dim)
+        self.gate_attn = GRUGate(dim) if gating else None
+        self.gate_fc = GRUGate(dim) if gating else None
+
+    def keys_values(self, memory: torch.Tensor):
+        """Project memory entries (their cached layer inputs + positional encoding) to keys and values."""
+        m = self.norm_kv(memory)
+        return self.k(m), self.v(m)
+
+    def forward(self, x, keys, values, mask, query_pe=None):
+        """x: (B, Q, D) queries' inputs; keys/values: (B, K, D); mask: (B, Q, K) bool, True = attend."""
+        q = self.q(self.norm_q(x if query_pe is None else x + query_pe))
+        b, nq, d = q.shape
+        h = self.num_heads
+        q = q.view(b, nq, h, d // h).transpose(1, 2)
+        k = keys.view(b, -1, h, d // h).transpose(1, 2)
+        v = values.view(b, -1, h, d // h).transpose(1, 2)
+        scores = (q @ k.transpose(-1, -2)) / math.sqrt(d // h)
+        # A query without any valid key (the first step of an episode, or W = 1) attends to nothing:
+        # its attention output is 0. A finite fill keeps softmax and its gradient NaN-free.
+        scores = scores.masked_fill(~mask[:, None], -1e9)
+        probs = torch.softmax(scores, dim=-1) * mask.any(-1)[:, None, :, None]
+        attn = self.out((probs @ v).transpose(1, 2).reshape(b, nq, d))
+        x = self.gate_attn(x, attn) if self.gate_attn else x + attn
+        y = F.relu(self.fc(self.norm_attn(x)))
+        return self.gate_fc(x, y) if self.gate_fc else x + y
+
+
+class Agent(nn.Module):
+    def __init__(self, args: Args, observation_space: gym.Space, action_space: gym.Space, ground_truth_dim: int):
+        super().__init__()
+        d = args.trxl_dim
+        self.dim, self.num_layers = d, args.trxl_num_layers
+        self.image_key, self.vector_keys, encoded = observation_parts(observation_space)
+        if self.image_key is not None:
+            h, w, c = (observation_space[self.image_key] if self.image_key else observation_space).shape
+            self.cnn = nn.Sequential(
+                layer_init(nn.Conv2d(c, 32, 8, stride=4)), nn.ReLU(),
+                layer_init(nn.Conv2d(32, 64, 4, stride=2)), nn.ReLU(),
+                layer_init(nn.Conv2d(64, 64, 3, stride=1)), nn.ReLU(),
+                nn.Flatten(),
+            )
+            with torch.no_grad():  # 64 * 7 * 7 for Memory Gym's 84x84 images
+                encoded += self.cnn(torch.zeros(1, c, h, w)).shape[1]
+            self.encoder = nn.Sequential(layer_init(nn.Linear(encoded, d)), nn.ReLU())
+        else:  # vector observations: a linear encoder without activation (as the reference)
+            self.encoder = layer_init(nn.Linear(encoded, d))
+        self.pe_kind = args.trxl_positional_encoding
+        if self.pe_kind == "learned":
+            self.learned_pe = nn.Parameter(torch.randn(LEARNED_PE_STEPS, d))
+        self.query_pe = args.trxl_query_pe
+        self.layers = nn.ModuleList(TrXLLayer(d, args.trxl_num_heads, args.trxl_gating)
+                                    for _ in range(args.trxl_num_layers))
+        self.hidden_post_trxl = nn.Sequential(layer_init(nn.Linear(d, d)), nn.ReLU())
+        self.nvec = action_space.nvec.tolist() if isinstance(action_space, gym.spaces.MultiDiscrete) else [action_space.n]
+        self.actor_branches = nn.ModuleList(layer_init(nn.Linear(d, n), np.sqrt(0.01)) for n in self.nvec)
+        self.critic = layer_init(nn.Linear(d, 1), 1)
+        if args.reconstruction_coef > 0:
+            if self.image_key is None or (observation_space[self.image_key] if self.image_key
+                                          else observation_space).shape != (84, 84, 3):
+                raise ValueError("--reconstruction-coef needs 84x84x3 image observations")
+            self.transposed_cnn = nn.Sequential(
+                layer_init(nn.Linear(d, 64 * 7 * 7)), nn.ReLU(), nn.Unflatten(1, (64, 7, 7)),
+                layer_init(nn.ConvTranspose2d(64, 64, 3, stride=1)), nn.ReLU(),
+                layer_init(nn.ConvTranspose2d(64, 32, 4, stride=2)), nn.ReLU(),
+                layer_init(nn.ConvTranspose2d(32, 3, 8, stride=4)), nn.Sigmoid(),
+            )
+        if args.ground_truth_coef > 0:
+            self.ground_truth_head = layer_init(nn.Linear(d, ground_truth_dim), 1)
+
+    # --- pieces ---------------------------------------------------------------------------------
+
+    def image(self, obs):
+        return obs if self.image_key == "" else obs[self.image_key]
+
+    def encode(self, obs) -> torch.Tensor:
+        """Observations (a batch, any leading dims) -> (..., D)."""
+        parts, dtype = [], self.critic.weight.dtype
+        if self.image_key is not None:
+            img = self.image(obs)
+            lead = img.shape[:-3]
+            parts.append(self.cnn(img.reshape(-1, *img.shape[-3:]).permute(0, 3, 1, 2).to(dtype) / 255.0))
+        for key in self.vector_keys:
+            vec = obs if key == "" else obs[key]
+            lead = vec.shape[:-1]
+            parts.append(vec.reshape(-1, vec.shape[-1]).to(dtype))
+        return self.encoder(torch.cat(parts, dim=-1)).view(*lead, self.dim)
+
+    def positional_encoding(self, steps: torch.Tensor):
+        if self.pe_kind == "absolute":
+            return sinusoidal_encoding(steps, self.dim)
+        if self.pe_kind == "learned":
+            return self.learned_pe[steps.clamp(max=LEARNED_PE_STEPS - 1)]
+        return None
+
+    def keys_values(self, layer: int, memory: torch.Tensor, steps: torch.Tensor):
+        """Keys and values of memory entries (..., D) of one layer taken at episode steps ``steps``."""
+        pe = self.positional_encoding(steps)
+        return self.layers[layer].keys_values(memory if pe is None else memory + pe)
+
+    def heads(self, x):
+        x = self.hidden_post_trxl(x)
+        logits = [branch(x) for branch in self.actor_branches]
+        return x, logits, self.critic(x).squeeze(-1)
+
+    # --- the two forwards -----------------------------------------------------------------------
+
+    def step(self, obs, keys, values, mask, steps):
+        """Rollout: one query per env. keys/values: (E, L, K, D) cached window; mask (E, K).
+        Returns logits, value, the step's per-layer inputs (E, L, D) to cache."""
+        x = self.encode(obs)[:, None]
+        qpe = self.positional_encoding(steps)[:, None] if self.query_pe and self.pe_kind != "none" else None
+        inputs = []
+        for i, layer in enumerate(self.layers):
+            inputs.append(x[:, 0])
+            x = layer(x, keys[:, i], values[:, i], mask[:, None], qpe)
+        _, logits, value = self.heads(x[:, 0])
+        return logits, value, torch.stack(inputs, dim=1)
+
+    def forward_rollouts(self, obs, memory, memory_steps, mask, query_steps):
+        """Update: all steps of some envs' rollouts at once. obs: (E, T, ...); memory: (E, L, P, D)
+        cached layer inputs with their episode steps (E, P); mask: (E, T, P) which entries each
+        step attends to (``EpisodicMemory.update_inputs``). Every entry is projected once; the
+        attention is one masked matmul."""
+        x = self.encode(obs)
+        qpe = self.positional_encoding(query_steps) if self.query_pe and self.pe_kind != "none" else None
+        for i, layer in enumerate(self.layers):
+            k, v = self.keys_values(i, memory[:, i], memory_steps)
+            x = layer(x, k, v, mask, qpe)
+        return self.heads(x)
+
+    def reconstruct(self, hidden):
+        lead = hidden.shape[:-1]
+        out = self.transposed_cnn(hidden.reshape(-1, self.dim))
+        return out.permute(0, 2, 3, 1).reshape(*lead, 84, 84, 3)
+
+
+def sample_actions(logits):
+    dists = [Categorical(logits=lg) for lg in logits]
+    action = torch.stack([d.sample() for d in dists], dim=-1)
+    logprob = torch.stack([d.log_prob(a) for d, a in zip(dists, action.unbind(-1))], dim=-1)
+    return action, logprob
+
+
+def evaluate_actions(logits, actions):
+    dists = [Categorical(logits=lg) for lg in logits]
+    logprob = torch.stack([d.log_prob(a) for d, a in zip(dists, actions.unbind(-1))], dim=-1)
+    entropy = torch.stack([d.entropy() for d in dists], dim=-1).sum(-1)
+    return logprob, entropy
+
+
+def ppo_loss(agent: Agent, args: Args, mb: dict, ent_coef: float, adv_mean=None, adv_std=None):
+    """The PPO loss of a minibatch (or a chunk of one) of whole env rollouts (see ``forward_rollouts``).
+    Every term is a mean over the steps, so the chunks' losses weighted by their share of the
+    steps add up to the minibatch's loss. ``adv_mean``/``adv_std``: the minibatch's advantage
+    statistics for ``--norm-adv`` (default: this batch's)."""
+    hidden, logits, newvalue = agent.forward_rollouts(mb["obs"], mb["memory"], mb["memory_steps"],
+                                                      mb["mask"], mb["query_steps"])
+    newlogprob, entropy = evaluate_actions(logits, mb["actions"])
+    logratio = newlogprob - mb["logprobs"]
+    ratio = logratio.exp()
+    advantages = mb["advantages"]
+    if args.norm_adv:
+        if adv_mean is None:
+            adv_mean, adv_std = advantages.mean(), advantages.std()
+        advantages = (advantages - adv_mean) / (adv_std + 1e-8)
+    advantages = advantages[..., None]  # the same advantage for every action branch
+    pg_loss = torch.max(-advantages * ratio, -advantages * ratio.clamp(1 - args.clip_coef, 1 + args.clip_coef)).mean()
+    if args.clip_vloss:
+        v_clipped = mb["values"] + (newvalue - mb["values"]).clamp(-args.clip_coef, args.clip_coef)
+        v_loss = torch.max((newvalue - mb["returns"]) ** 2, (v_clipped - mb["returns"]) ** 2).mean()
+    else:
+        v_loss = ((newvalue - mb["returns"]) ** 2).mean()
+    entropy_loss = entropy.mean()
+    loss = pg_loss - ent_coef * entropy_loss + args.vf_coef * v_loss
+    stats = {"policy_loss": pg_loss, "value_loss": v_loss, "entropy": entropy_loss}
+    if args.reconstruction_coef > 0:
+        target = agent.image(mb["obs"]).float() / 255.0
+        r_loss = F.binary_cross_entropy(agent.reconstruct(hidden), target)
+        loss = loss + args.reconstruction_coef * r_loss
+        stats["reconstruction_loss"] = r_loss
+    if args.ground_truth_coef > 0:
+        gt_loss = F.mse_loss(agent.ground_truth_head(hidden), mb["ground_truth"])
+        loss = loss + args.ground_truth_coef * gt_loss
+        stats["ground_truth_loss"] = gt_loss
+    with torch.no_grad():
+        stats["old_approx_kl"] = (-logratio).mean()
+        stats["approx_kl"] = ((ratio - 1) - logratio).mean()
+        stats["clipfrac"] = ((ratio - 1.0).abs() > args.clip_coef).float().mean()
+    return loss, stats
+
+
+class EpisodicMemory:
+    """The sliding-window episodic memory of E envs: what the rollout caches and the update reads.
+
+    Per env a buffer of P = C + T entries, C = W - 1: the window carried over from the previous
+    rollout, then room for T new steps. An entry holds the layer inputs of one step, cached when
+    the step was taken (detached: stale by design), with the step's episode step and episode id:
+
+        position            0 ....... C-1 | C ................. C+T-1
+                            carried window | this rollout's steps
+        inputs              (E, L, P, D)     layer inputs of every step
+        keys, values        (E, L, P, D)     their projections under the current weights
+        steps, episodes     (E, P)           episode step (positional encoding), episode id (-1: empty)
+
+    The step at position q attends to the W-1 positions before it, masked to its own episode:
+
+        q-C  ...  q-1  q
+        [ a  a  b  b ] b      mask = episodes[q-C:q] == episode of q  ->  [0 0 1 1]
+
+    ``step`` adds every env's next step and returns its policy; ``end_episodes`` starts new episodes;
+    ``carry`` moves the newest C entries to the front (after the update, or when the buffer is full);
+    ``refresh`` recomputes the carried entries' keys and values once the weights have changed;
+    ``update_inputs`` is the update's view of some envs' rollouts: all entries at once, each step's
+    window a band of one (E, T, P) mask, so every entry is projected once per minibatch.
+    """
+
+    def __init__(self, num_envs: int, num_layers: int, dim: int, window: int, room: int, device):
+        self.C = window - 1
+        self.size = self.C + room
+        self.inputs = torch.zeros((num_envs, num_layers, self.size, dim), device=device)
+        self.keys, self.values = torch.zeros_like(self.inputs), torch.zeros_like(self.inputs)
+        self.steps = torch.zeros((num_envs, self.size), dtype=torch.long, device=device)
+        self.episodes = torch.full((num_envs, self.size), -1, dtype=torch.long, device=device)
+        self.pos = self.C  # where the next step goes
+        self.episode_step = torch.zeros(num_envs, dtype=torch.long, device=device)
+        self.episode_id = torch.arange(num_envs, device=device)  # unique per env and episode
+
+    def window(self, envs=slice(None)):
+        """The keys, values and mask of the C positions before ``pos`` (for ``envs``)."""
+        window = slice(self.pos - self.C, self.pos)
+        mask = self.episodes[envs, window] == self.episode_id[envs, None]
+        return self.keys[envs, :, window], self.values[envs, :, window], mask
+
+    @torch.no_grad()
+    def step(self, agent, obs):
+        """Every env's next step: its logits and value; the step's entry is stored."""
+        if self.pos == self.size:
+            self.carry()
+        logits, value, inputs = agent.step(obs, *self.window(), self.episode_step)
+        pos = self.pos
+        self.inputs[:, :, pos], self.steps[:, pos], self.episodes[:, pos] = inputs, self.episode_step, self.episode_id
+        for i in range(inputs.shape[1]):
+            self.keys[:, i, pos], self.values[:, i, pos] = agent.keys_values(i, inputs[:, i], self.episode_step)
+        self.pos += 1
+        self.episode_step += 1
+        return logits, value
+
+    @torch.no_grad()
+    def peek(self, agent, obs, envs=slice(None)):
+        """The value of ``obs`` as the next step of ``envs``' current episodes, storing nothing (the
+        bootstrap value of a truncated episode's final observation, or of a rollout's last one)."""
+        return agent.step(obs, *self.window(envs), self.episode_step[envs])[1]
+
+    def end_episodes(self, done):
+        done = torch.as_tensor(done, device=self.episode_id.device)
+        self.episode_step = torch.where(done, 0, self.episode_step)
+        self.episode_id = torch.where(done, self.episode_id + len(done), self.episode_id)
+
+    def carry(self):
+        window = slice(self.pos - self.C, self.pos)
+        for buffer in (self.inputs, self.keys, self.values):
+            buffer[:, :, :self.C] = buffer[:, :, window].clone()
+        for buffer in (self.steps, self.episodes):
+            buffer[:, :self.C] = buffer[:, window].clone()
+        self.pos = self.C
+
+    @torch.no_grad()
+    def refresh(self, agent):
+        for i in range(self.inputs.shape[1]):
+            self.keys[:, i, :self.C], self.values[:, i, :self.C] = agent.keys_values(
+                i, self.inputs[:, i, :self.C], self.steps[:, :self.C])
+
+    def update_inputs(self, envs) -> dict:
+        """``forward_rollouts``' memory arguments for the rollouts of ``envs`` (the T steps since
+        the last ``carry``)."""
+        C, P = self.C, self.pos
+        return {"memory": self.inputs[envs, :, :P], "memory_steps": self.steps[envs, :P],
+                "query_steps": self.steps[envs, C:P],
+                "mask": attention_mask(torch.arange(C, P, device=self.steps.device), self.episodes[envs, :P], C + 1)}
+
+
+def attention_mask(query_pos, entry_episode, window: int):
+    """(E, T, P) bool: the entry at position p is visible to the query at position q iff it is one
+    of the W-1 previous steps (q-W+1 <= p < q) of the same episode."""
+    p = torch.arange(entry_episode.shape[1], device=entry_episode.device)
+    q = query_pos[:, None]
+    query_episode = entry_episode[:, query_pos]
+    return (p < q) & (p >= q - window + 1) & (entry_episode[:, None, :] == query_episode[..., None])
+
+
+def to_torch(obs, device):
+    if isinstance(obs, dict):
+        return {k: torch.as_tensor(v, device=device) for k, v in obs.items()}
+    return torch.as_tensor(obs, device=device)
+
+
+def index_obs(obs, idx):
+    return {k: v[idx] for k, v in obs.items()} if isinstance(obs, dict) else obs[idx]
 
 
 # --- plumbing: flags and --config (a reader can skip this part) -----------------------------------
@@ -184,7 +588,7 @@ RULES = {  # every numeric or choice field: (test, what is allowed)
     "seed": (lambda v: 0 <= v < 2 ** 32, "an int in [0, 2**32 - 1]"),
     **dict.fromkeys(("total_timesteps", "num_envs", "num_steps", "anneal_steps", "num_minibatches", "update_epochs",
                      "trxl_num_layers", "trxl_num_heads", "trxl_dim", "trxl_memory_length"), POSITIVE),
-    **dict.fromkeys(("checkpoint_interval", "backward_chunk_size"), NON_NEGATIVE),
+    **dict.fromkeys(("torch_threads", "checkpoint_interval", "backward_chunk_size"), NON_NEGATIVE),
     **dict.fromkeys(("init_lr", "clip_coef", "max_grad_norm"), RATE),
     **dict.fromkeys(("final_lr", "init_ent_coef", "final_ent_coef", "vf_coef", "reconstruction_coef",
                      "ground_truth_coef"), COEF),
@@ -291,16 +695,7 @@ def check_args(args: Args) -> None:
         value = getattr(args, name)
         if not test(value):
             fail(f"--{name.replace('_', '-')} must be {allowed}, got {value!r}")
-    env_id = args.env_id
-    if ":" in env_id:  # gymnasium's "module:EnvId" syntax: importing the module registers the id
-        module, env_id = env_id.split(":", 1)
-        try:
-            importlib.import_module(module)
-        except ImportError as e:
-            fail(f"--env-id {args.env_id!r}: cannot import module {module!r} ({e})")
-        args.env_id = env_id
-    if env_id not in gym.registry:
-        fail(f"unknown env id {env_id!r}; Memory Gym ids: {', '.join(memory_gym_envs.ENVS)}")
+    env_spec(args.env_id)
     if args.trxl_dim % args.trxl_num_heads:
         fail(f"--trxl-dim ({args.trxl_dim}) must be divisible by --trxl-num-heads ({args.trxl_num_heads})")
     if args.trxl_positional_encoding == "absolute" and args.trxl_dim % 2:
@@ -312,21 +707,6 @@ def check_args(args: Args) -> None:
         fail(f"--total-timesteps ({args.total_timesteps}) must be at least one batch: --num-envs x --num-steps "
              f"= {args.num_envs * args.num_steps}")
     env_kwargs(args)
-
-
-def resume_args(argv: list[str], saved: dict) -> Args:
-    """--resume: the run continues with its saved args. Flags given with it may change what is safe
-    to change (each change printed), never the network or the batch shape."""
-    args = parse_args(argv, saved)
-    for f in fields(Args):
-        before, now = saved.get(f.name, f.default), getattr(args, f.name)
-        if f.name in ("resume", "batch_size", "minibatch_size", "num_iterations") or before == now:
-            continue
-        if f.name in ARCHITECTURE + BATCH:
-            fail(f"--resume: --{f.name.replace('_', '-')} {now!r} differs from the run's {before!r}; a resumed run "
-                 "keeps its network and batch shape (leave the flag out to continue as it was)")
-        print(f"resume: {f.name} {before!r} -> {now!r}", flush=True)
-    return args
 
 
 def env_kwargs(args: Args) -> dict:
@@ -347,283 +727,6 @@ def env_kwargs(args: Args) -> dict:
         fail(f"--env-kwargs: {', '.join(reserved)} is set by the script (use its flag, e.g. --num-envs), "
              "not a reset parameter")
     return kwargs
-
-
-def make_env(args: Args):
-    """The training envs: our native batched vector env, same-step autoreset (the final obs of an
-    episode comes in info["final_obs"]; the returned obs is already the next episode's first)."""
-    kwargs = dict(num_envs=args.num_envs, **env_kwargs(args))
-    if gym.spec(args.env_id).vector_entry_point:
-        kwargs["autoreset_mode"] = gym.vector.AutoresetMode.SAME_STEP
-    else:  # any other gymnasium env: one process, same autoreset mode
-        kwargs.update(vectorization_mode="sync", vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP})
-    if args.capture_video:
-        kwargs["render_mode"] = "debug_rgb_array" if args.env_id in memory_gym_envs.ENVS else "rgb_array"
-    try:
-        return gym.make_vec(args.env_id, **kwargs)
-    except (ValueError, TypeError, OverflowError) as e:  # e.g. an unknown or out-of-range reset parameter
-        fail(f"{args.env_id}: {e}")
-
-
-def layer_init(layer, std=np.sqrt(2), bias_const=None):
-    torch.nn.init.orthogonal_(layer.weight, std)
-    if bias_const is not None:
-        torch.nn.init.constant_(layer.bias, bias_const)
-    return layer
-
-
-def sinusoidal_encoding(steps: torch.Tensor, dim: int) -> torch.Tensor:
-    """[sin | cos] encoding of (any number of) integer episode steps -> (*steps.shape, dim)."""
-    inv_freq = 1.0 / (10000 ** (torch.arange(0, dim, 2, device=steps.device, dtype=torch.float32) / dim))
-    angles = steps.to(torch.float32)[..., None] * inv_freq
-    return torch.cat([angles.sin(), angles.cos()], dim=-1)
-
-
-class GRUGate(nn.Module):
-    """GTrXL's gating layer: out = (1 - z) * x + z * h_hat (replaces the residual x + y)."""
-
-    def __init__(self, dim: int, bias: float = 2.0):
-        super().__init__()
-        self.w = nn.Linear(dim, 3 * dim, bias=False)
-        self.u_rz = nn.Linear(dim, 2 * dim, bias=False)
-        self.u_g = nn.Linear(dim, dim, bias=False)
-        self.bg = nn.Parameter(torch.full((dim,), bias))
-
-    def forward(self, x, y):
-        wr, wz, wg = self.w(y).chunk(3, dim=-1)
-        ur, uz = self.u_rz(x).chunk(2, dim=-1)
-        r = torch.sigmoid(wr + ur)
-        z = torch.sigmoid(wz + uz - self.bg)
-        h = torch.tanh(wg + self.u_g(r * x))
-        return (1 - z) * x + z * h
-
-
-class TrXLLayer(nn.Module):
-    """Pre-LN Transformer-XL layer, sequence-to-one: queries attend to cached memory entries."""
-
-    def __init__(self, dim: int, num_heads: int, gating: bool):
-        super().__init__()
-        self.num_heads = num_heads
-        self.norm_q, self.norm_kv, self.norm_attn = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
-        self.q, self.k, self.v = nn.Linear(dim, dim), nn.Linear(dim, dim), nn.Linear(dim, dim)
-        self.out = nn.Linear(dim, dim)
-        self.fc = nn.Linear(dim, dim)
-        self.gate_attn = GRUGate(dim) if gating else None
-        self.gate_fc = GRUGate(dim) if gating else None
-
-    def keys_values(self, memory: torch.Tensor):
-        """Project memory entries (their cached layer inputs + positional encoding) to keys and values."""
-        m = self.norm_kv(memory)
-        return self.k(m), self.v(m)
-
-    def forward(self, x, keys, values, mask, query_pe=None):
-        """x: (B, Q, D) queries' inputs; keys/values: (B, K, D); mask: (B, Q, K) bool, True = attend."""
-        q = self.q(self.norm_q(x if query_pe is None else x + query_pe))
-        b, nq, d = q.shape
-        h = self.num_heads
-        q = q.view(b, nq, h, d // h).transpose(1, 2)
-        k = keys.view(b, -1, h, d // h).transpose(1, 2)
-        v = values.view(b, -1, h, d // h).transpose(1, 2)
-        scores = (q @ k.transpose(-1, -2)) / math.sqrt(d // h)
-        # A query without any valid key (the first step of an episode, or W = 1) attends to nothing:
-        # its attention output is 0. A finite fill keeps softmax and its gradient NaN-free.
-        scores = scores.masked_fill(~mask[:, None], -1e9)
-        probs = torch.softmax(scores, dim=-1) * mask.any(-1)[:, None, :, None]
-        attn = self.out((probs @ v).transpose(1, 2).reshape(b, nq, d))
-        x = self.gate_attn(x, attn) if self.gate_attn else x + attn
-        y = F.relu(self.fc(self.norm_attn(x)))
-        return self.gate_fc(x, y) if self.gate_fc else x + y
-
-
-class Agent(nn.Module):
-    def __init__(self, args: Args, observation_space: gym.Space, action_space: gym.Space, ground_truth_dim: int):
-        super().__init__()
-        d = args.trxl_dim
-        self.dim, self.num_layers = d, args.trxl_num_layers
-        self.image_key = self.vector_key = None
-        encoded = 0
-        if isinstance(observation_space, gym.spaces.Dict):
-            for key, space in observation_space.spaces.items():
-                if len(space.shape) == 3:
-                    self.image_key = key
-                else:
-                    self.vector_key = key
-                    encoded += space.shape[0]
-        elif len(observation_space.shape) == 3:
-            self.image_key = ""
-        else:
-            self.vector_key = ""
-            encoded += observation_space.shape[0]
-        if self.image_key is not None:
-            self.cnn = nn.Sequential(
-                layer_init(nn.Conv2d(3, 32, 8, stride=4)), nn.ReLU(),
-                layer_init(nn.Conv2d(32, 64, 4, stride=2)), nn.ReLU(),
-                layer_init(nn.Conv2d(64, 64, 3, stride=1)), nn.ReLU(),
-                nn.Flatten(),
-            )
-            encoded += 64 * 7 * 7
-            self.encoder = nn.Sequential(layer_init(nn.Linear(encoded, d)), nn.ReLU())
-        else:  # vector observations: a linear encoder without activation (as the reference)
-            self.encoder = layer_init(nn.Linear(encoded, d))
-        self.pe_kind = args.trxl_positional_encoding
-        if self.pe_kind == "learned":
-            self.learned_pe = nn.Parameter(torch.randn(LEARNED_PE_STEPS, d))
-        self.query_pe = args.trxl_query_pe
-        self.layers = nn.ModuleList(TrXLLayer(d, args.trxl_num_heads, args.trxl_gating)
-                                    for _ in range(args.trxl_num_layers))
-        self.hidden_post_trxl = nn.Sequential(layer_init(nn.Linear(d, d)), nn.ReLU())
-        self.nvec = action_space.nvec.tolist() if isinstance(action_space, gym.spaces.MultiDiscrete) else [action_space.n]
-        self.actor_branches = nn.ModuleList(layer_init(nn.Linear(d, n), np.sqrt(0.01)) for n in self.nvec)
-        self.critic = layer_init(nn.Linear(d, 1), 1)
-        if args.reconstruction_coef > 0:
-            if self.image_key is None:
-                raise ValueError("--reconstruction-coef needs image observations")
-            self.transposed_cnn = nn.Sequential(
-                layer_init(nn.Linear(d, 64 * 7 * 7)), nn.ReLU(), nn.Unflatten(1, (64, 7, 7)),
-                layer_init(nn.ConvTranspose2d(64, 64, 3, stride=1)), nn.ReLU(),
-                layer_init(nn.ConvTranspose2d(64, 32, 4, stride=2)), nn.ReLU(),
-                layer_init(nn.ConvTranspose2d(32, 3, 8, stride=4)), nn.Sigmoid(),
-            )
-        if args.ground_truth_coef > 0:
-            self.ground_truth_head = layer_init(nn.Linear(d, ground_truth_dim), 1)
-
-    # --- pieces ---------------------------------------------------------------------------------
-
-    def image(self, obs):
-        return obs if self.image_key == "" else obs[self.image_key]
-
-    def encode(self, obs) -> torch.Tensor:
-        """Observations (a batch, any leading dims) -> (..., D)."""
-        parts, dtype = [], self.critic.weight.dtype
-        if self.image_key is not None:
-            img = self.image(obs)
-            lead = img.shape[:-3]
-            parts.append(self.cnn(img.reshape(-1, *img.shape[-3:]).permute(0, 3, 1, 2).to(dtype) / 255.0))
-        if self.vector_key is not None:
-            vec = obs if self.vector_key == "" else obs[self.vector_key]
-            lead = vec.shape[:-1]
-            parts.append(vec.reshape(-1, vec.shape[-1]).to(dtype))
-        return self.encoder(torch.cat(parts, dim=-1)).view(*lead, self.dim)
-
-    def positional_encoding(self, steps: torch.Tensor):
-        if self.pe_kind == "absolute":
-            return sinusoidal_encoding(steps, self.dim)
-        if self.pe_kind == "learned":
-            return self.learned_pe[steps.clamp(max=LEARNED_PE_STEPS - 1)]
-        return None
-
-    def keys_values(self, layer: int, memory: torch.Tensor, steps: torch.Tensor):
-        """Keys and values of memory entries (..., D) of one layer taken at episode steps ``steps``."""
-        pe = self.positional_encoding(steps)
-        return self.layers[layer].keys_values(memory if pe is None else memory + pe)
-
-    def heads(self, x):
-        x = self.hidden_post_trxl(x)
-        logits = [branch(x) for branch in self.actor_branches]
-        return x, logits, self.critic(x).squeeze(-1)
-
-    # --- the two forwards -----------------------------------------------------------------------
-
-    def step(self, obs, keys, values, mask, steps):
-        """Rollout: one query per env. keys/values: (E, L, K, D) cached window; mask (E, K).
-        Returns logits, value, the step's per-layer inputs (E, L, D) to cache."""
-        x = self.encode(obs)[:, None]
-        qpe = self.positional_encoding(steps)[:, None] if self.query_pe and self.pe_kind != "none" else None
-        inputs = []
-        for i, layer in enumerate(self.layers):
-            inputs.append(x[:, 0])
-            x = layer(x, keys[:, i], values[:, i], mask[:, None], qpe)
-        _, logits, value = self.heads(x[:, 0])
-        return logits, value, torch.stack(inputs, dim=1)
-
-    def forward_rollouts(self, obs, memory, memory_steps, mask, query_steps):
-        """Update: all steps of some envs' rollouts at once. obs: (E, T, ...); memory: (E, P, L, D)
-        cached layer inputs with their episode steps (E, P); mask: (E, T, P) which entries each
-        step attends to. Every entry is projected once; the attention is one masked matmul."""
-        x = self.encode(obs)
-        qpe = self.positional_encoding(query_steps) if self.query_pe and self.pe_kind != "none" else None
-        for i, layer in enumerate(self.layers):
-            k, v = self.keys_values(i, memory[:, :, i], memory_steps)
-            x = layer(x, k, v, mask, qpe)
-        return self.heads(x)
-
-    def reconstruct(self, hidden):
-        lead = hidden.shape[:-1]
-        out = self.transposed_cnn(hidden.reshape(-1, self.dim))
-        return out.permute(0, 2, 3, 1).reshape(*lead, 84, 84, 3)
-
-
-def sample_actions(logits):
-    dists = [Categorical(logits=lg) for lg in logits]
-    action = torch.stack([d.sample() for d in dists], dim=-1)
-    logprob = torch.stack([d.log_prob(a) for d, a in zip(dists, action.unbind(-1))], dim=-1)
-    return action, logprob
-
-
-def evaluate_actions(logits, actions):
-    dists = [Categorical(logits=lg) for lg in logits]
-    logprob = torch.stack([d.log_prob(a) for d, a in zip(dists, actions.unbind(-1))], dim=-1)
-    entropy = torch.stack([d.entropy() for d in dists], dim=-1).sum(-1)
-    return logprob, entropy
-
-
-def ppo_loss(agent: Agent, args: Args, mb: dict, ent_coef: float, adv_mean=None, adv_std=None):
-    """The PPO loss of a minibatch (or a chunk of one) of whole env rollouts (see ``forward_rollouts``).
-    Every term is a mean over the steps, so the chunks' losses weighted by their share of the
-    steps add up to the minibatch's loss. ``adv_mean``/``adv_std``: the minibatch's advantage
-    statistics for ``--norm-adv`` (default: this batch's)."""
-    hidden, logits, newvalue = agent.forward_rollouts(mb["obs"], mb["memory"], mb["memory_steps"],
-                                                      mb["mask"], mb["query_steps"])
-    newlogprob, entropy = evaluate_actions(logits, mb["actions"])
-    logratio = newlogprob - mb["logprobs"]
-    ratio = logratio.exp()
-    advantages = mb["advantages"]
-    if args.norm_adv:
-        if adv_mean is None:
-            adv_mean, adv_std = advantages.mean(), advantages.std()
-        advantages = (advantages - adv_mean) / (adv_std + 1e-8)
-    advantages = advantages[..., None]  # the same advantage for every action branch
-    pg_loss = torch.max(-advantages * ratio, -advantages * ratio.clamp(1 - args.clip_coef, 1 + args.clip_coef)).mean()
-    if args.clip_vloss:
-        v_clipped = mb["values"] + (newvalue - mb["values"]).clamp(-args.clip_coef, args.clip_coef)
-        v_loss = torch.max((newvalue - mb["returns"]) ** 2, (v_clipped - mb["returns"]) ** 2).mean()
-    else:
-        v_loss = ((newvalue - mb["returns"]) ** 2).mean()
-    entropy_loss = entropy.mean()
-    loss = pg_loss - ent_coef * entropy_loss + args.vf_coef * v_loss
-    stats = {"policy_loss": pg_loss, "value_loss": v_loss, "entropy": entropy_loss}
-    if args.reconstruction_coef > 0:
-        target = agent.image(mb["obs"]).float() / 255.0
-        r_loss = F.binary_cross_entropy(agent.reconstruct(hidden), target)
-        loss = loss + args.reconstruction_coef * r_loss
-        stats["reconstruction_loss"] = r_loss
-    if args.ground_truth_coef > 0:
-        gt_loss = F.mse_loss(agent.ground_truth_head(hidden), mb["ground_truth"])
-        loss = loss + args.ground_truth_coef * gt_loss
-        stats["ground_truth_loss"] = gt_loss
-    with torch.no_grad():
-        stats["old_approx_kl"] = (-logratio).mean()
-        stats["approx_kl"] = ((ratio - 1) - logratio).mean()
-        stats["clipfrac"] = ((ratio - 1.0).abs() > args.clip_coef).float().mean()
-    return loss, stats
-
-
-def attention_mask(query_pos, query_episode, entry_episode, window: int):
-    """(E, T, P) bool: entry p is visible to the query at buffer position q iff it is one of the
-    W-1 previous steps (q-W+1 <= p < q) of the same episode."""
-    p = torch.arange(entry_episode.shape[1], device=entry_episode.device)
-    q = query_pos[..., None]
-    return (p < q) & (p >= q - window + 1) & (entry_episode[:, None, :] == query_episode[..., None])
-
-
-def to_torch(obs, device):
-    if isinstance(obs, dict):
-        return {k: torch.as_tensor(v, device=device) for k, v in obs.items()}
-    return torch.as_tensor(obs, device=device)
-
-
-def index_obs(obs, idx):
-    return {k: v[idx] for k, v in obs.items()} if isinstance(obs, dict) else obs[idx]
 
 
 # --- plumbing: checkpoints and signals (a reader can skip this part) -------------------------------
@@ -736,6 +839,27 @@ class Checkpoints:
         os._exit(128 + signum)
 
 
+# Fields that define the network or the batch: a resumed run must keep them.
+ARCHITECTURE = ("env_id", "trxl_num_layers", "trxl_num_heads", "trxl_dim", "trxl_positional_encoding",
+                "trxl_gating", "trxl_query_pe", "reconstruction_coef", "ground_truth_coef")
+BATCH = ("num_envs", "num_steps")
+
+
+def resume_args(argv: list[str], saved: dict) -> Args:
+    """--resume: the run continues with its saved args. Flags given with it may change what is safe
+    to change (each change printed), never the network or the batch shape."""
+    args = parse_args(argv, saved)
+    for f in fields(Args):
+        before, now = saved.get(f.name, f.default), getattr(args, f.name)
+        if f.name in ("resume", "batch_size", "minibatch_size", "num_iterations") or before == now:
+            continue
+        if f.name in ARCHITECTURE + BATCH:
+            fail(f"--resume: --{f.name.replace('_', '-')} {now!r} differs from the run's {before!r}; a resumed run "
+                 "keeps its network and batch shape (leave the flag out to continue as it was)")
+        print(f"resume: {f.name} {before!r} -> {now!r}", flush=True)
+    return args
+
+
 if __name__ == "__main__":
     args = parse_args(sys.argv[1:])
     checkpoint = load_checkpoint(args.resume) if args.resume else None
@@ -754,6 +878,9 @@ if __name__ == "__main__":
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
     torch.backends.cudnn.deterministic = args.torch_deterministic
+    if args.torch_threads or "OMP_NUM_THREADS" not in os.environ:  # (torch itself reads OMP_NUM_THREADS)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        torch.set_num_threads(args.torch_threads or min(8, max(1, cores // 2)))
     device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
 
     envs = make_env(args)
@@ -775,7 +902,7 @@ if __name__ == "__main__":
 
     # Only now, with every input checked, is anything written.
     run_dir = (os.path.dirname(os.path.abspath(args.resume)) if args.resume
-               else f"runs/{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}")
+               else f"runs/{args.env_id.rpartition(':')[2]}__{args.exp_name}__{args.seed}__{int(time.time())}")
     run_name = os.path.basename(run_dir)
     try:
         os.makedirs(run_dir, exist_ok=True)
@@ -786,8 +913,9 @@ if __name__ == "__main__":
         import wandb
 
         wandb_id = wandb_id or secrets.token_hex(4)  # kept in checkpoints, so a resumed run continues it
-        wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, sync_tensorboard=True,
-                   config=vars(args), name=run_name, id=wandb_id, resume="allow", save_code=True)
+        run = wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, sync_tensorboard=True,
+                         config=vars(args), name=run_name, id=wandb_id, resume="allow", save_code=True)
+        print(f"tracking with wandb: {run.url or f'offline run {run.id} (wandb sync to upload)'}", flush=True)
     # On resume, TensorBoard drops what the interrupted run logged after the checkpoint.
     writer = SummaryWriter(run_dir, purge_step=global_step + 1 if checkpoint else None)
     if not checkpoint:
@@ -800,11 +928,9 @@ if __name__ == "__main__":
     print(f"{'resuming' if start_iteration > 1 else 'starting'} {run_dir} at step {global_step}: "
           f"{args.num_iterations} iterations of {args.batch_size} steps", flush=True)
 
-    # Rollout storage. Memory buffers hold W-1 entries carried over from the previous rollout
-    # (the window of its last steps) followed by this rollout's num_steps entries.
-    E, T, W, L, D = args.num_envs, args.num_steps, args.trxl_memory_length, args.trxl_num_layers, args.trxl_dim
-    C = W - 1  # carried entries
-    P = C + T
+    # Rollout storage; the episodic memory holds the window carried over and this rollout's steps.
+    E, T = args.num_envs, args.num_steps
+    memory = EpisodicMemory(E, args.trxl_num_layers, args.trxl_dim, args.trxl_memory_length, T, device)
     obs_space = envs.single_observation_space
     if isinstance(obs_space, gym.spaces.Dict):
         obs_buf = {k: torch.zeros((T, E) + s.shape, dtype=torch.as_tensor(s.sample()).dtype, device=device)
@@ -818,21 +944,13 @@ if __name__ == "__main__":
     dones = torch.zeros((T, E), device=device)
     values = torch.zeros((T, E), device=device)
     ground_truth = torch.zeros((T, E, gt_space.shape[0] if gt_space is not None else 0), device=device)
-    memory = torch.zeros((E, P, L, D), device=device)  # cached per-layer inputs
-    keys = torch.zeros((E, L, P, D), device=device)  # their keys and values under the current weights
-    vals = torch.zeros((E, L, P, D), device=device)
-    entry_step = torch.zeros((E, P), dtype=torch.long, device=device)  # episode step of each entry
-    entry_episode = torch.full((E, P), -1, dtype=torch.long, device=device)  # episode id; -1: empty
 
     episode_infos: deque = deque(maxlen=100)
     start_time = time.time()
     start_step = global_step
     next_obs, info = envs.reset(seed=args.seed + 1000 * (start_iteration - 1))
     next_gt = info.get("ground_truth")
-    episode_step = torch.zeros(E, dtype=torch.long, device=device)
-    episode_id = torch.arange(E, device=device)  # unique per env and episode
     episode_return = np.zeros(E)
-    env_range = torch.arange(E, device=device)
     iteration = start_iteration - 1
     for iteration in range(start_iteration, args.num_iterations + 1):
         frac = min(1.0, global_step / args.anneal_steps)
@@ -841,16 +959,11 @@ if __name__ == "__main__":
         for group in optimizer.param_groups:
             group["lr"] = lr
 
-        # The carried entries' keys and values under the current weights.
-        with torch.no_grad():
-            for i in range(L):
-                k, v = agent.keys_values(i, memory[:, :C, i], entry_step[:, :C])
-                keys[:, i, :C], vals[:, i, :C] = k, v
+        memory.refresh(agent)  # the carried entries' keys and values under the current weights
         rollout_t0, env_time = time.time(), 0.0
         for step in range(T):
             if checkpoints.signal is not None:  # stop now: the checkpoint holds the last completed iteration
                 break
-            pos = C + step
             obs_t = to_torch(next_obs, device)
             if isinstance(obs_buf, dict):
                 for k in obs_buf:
@@ -859,16 +972,9 @@ if __name__ == "__main__":
                 obs_buf[step] = obs_t
             if next_gt is not None and ground_truth.shape[-1]:
                 ground_truth[step] = torch.as_tensor(next_gt, dtype=torch.float32, device=device)
-            entry_step[:, pos], entry_episode[:, pos] = episode_step, episode_id
+            logits, value = memory.step(agent, obs_t)
             with torch.no_grad():
-                window = slice(max(0, pos - C), pos)
-                mask = entry_episode[:, window] == episode_id[:, None]
-                logits, value, inputs = agent.step(obs_t, keys[:, :, window], vals[:, :, window], mask, episode_step)
                 action, logprob = sample_actions(logits)
-                memory[:, pos] = inputs
-                for i in range(L):
-                    k, v = agent.keys_values(i, inputs[:, i], episode_step)
-                    keys[:, i, pos], vals[:, i, pos] = k, v
             actions[step], logprobs[step], values[step] = action, logprob, value
             env_action = action.cpu().numpy() if n_branches > 1 else action[:, 0].cpu().numpy()
             env_t0 = time.time()
@@ -878,18 +984,13 @@ if __name__ == "__main__":
             done = np.logical_or(terminated, truncated)
             episode_return += reward
             reward = torch.as_tensor(reward, dtype=torch.float32, device=device)
-            if truncated.any():  # time limit: bootstrap from the final observation's value
-                ids = np.flatnonzero(truncated & ~terminated)
+            ids = np.flatnonzero(truncated & ~terminated)
+            if len(ids):  # time limit: bootstrap from the final observation's value (its window: the episode's last steps)
                 final = info["final_obs"]
                 final_obs = to_torch({k: np.stack([final[i][k] for i in ids]) for k in final[ids[0]]}
                                      if isinstance(final[ids[0]], dict) else np.stack([final[i] for i in ids]), device)
                 idx = torch.as_tensor(ids, device=device)
-                window = slice(max(0, pos + 1 - C), pos + 1)
-                mask = entry_episode[idx, window] == episode_id[idx, None]
-                with torch.no_grad():
-                    _, final_value, _ = agent.step(final_obs, keys[idx, :, window], vals[idx, :, window],
-                                                   mask, episode_step[idx] + 1)
-                reward[idx] += args.gamma * final_value
+                reward[idx] += args.gamma * memory.peek(agent, final_obs, idx)
             rewards[step] = reward
             done_t = torch.as_tensor(done, dtype=torch.float32, device=device)
             dones[step] = done_t
@@ -898,24 +999,19 @@ if __name__ == "__main__":
                 final_info = info.get("final_info", {})
                 episode = {k: float(v[i]) for k, v in final_info.items()  # the env's own episode statistics
                            if not k.startswith("_") and np.ndim(v) == 1 and final_info[f"_{k}"][i]}
-                episode["reward"], episode["length"] = episode_return[i], episode_step[i].item() + 1
+                episode["reward"], episode["length"] = episode_return[i], memory.episode_step[i].item()
                 episode_infos.append(episode)
                 episode_return[i] = 0.0
                 writer.add_scalar("charts/episodic_return", episode["reward"], global_step)
                 writer.add_scalar("charts/episodic_length", episode["length"], global_step)
-            episode_step = torch.where(done_t.bool(), 0, episode_step + 1)
-            episode_id = torch.where(done_t.bool(), episode_id + E, episode_id)
+            memory.end_episodes(done_t.bool())
         if checkpoints.signal is not None:
             break
         rollout_time = time.time() - rollout_t0
 
         # Bootstrap value: the next observation with a window that includes the newest entries.
+        next_value = memory.peek(agent, to_torch(next_obs, device))
         with torch.no_grad():
-            pos = C + T
-            window = slice(max(0, pos - C), pos)
-            mask = entry_episode[:, window] == episode_id[:, None]
-            _, next_value, _ = agent.step(to_torch(next_obs, device), keys[:, :, window], vals[:, :, window],
-                                          mask, episode_step)
             advantages = torch.zeros_like(rewards)
             lastgaelam = 0
             for t in reversed(range(T)):
@@ -931,8 +1027,7 @@ if __name__ == "__main__":
              else obs_buf.transpose(0, 1),
              "actions": actions.transpose(0, 1), "logprobs": logprobs.transpose(0, 1),
              "advantages": advantages.T, "returns": returns.T, "values": values.T,
-             "ground_truth": ground_truth.transpose(0, 1), "memory": memory,
-             "memory_steps": entry_step, "query_steps": entry_step[:, C:]}
+             "ground_truth": ground_truth.transpose(0, 1)}
         envs_per_mb = E // args.num_minibatches
         envs_per_chunk = max(1, args.backward_chunk_size // T) if args.backward_chunk_size > 0 else envs_per_mb
         clipfracs = []
@@ -944,9 +1039,7 @@ if __name__ == "__main__":
                 optimizer.zero_grad()
                 stats = {}  # the minibatch's statistics: its chunks' weighted by their share of the steps
                 for chunk in ids.split(envs_per_chunk):
-                    mb = {k: index_obs(v, chunk) for k, v in b.items()}
-                    query_pos = torch.arange(C, P, device=device).expand(len(chunk), T)
-                    mb["mask"] = attention_mask(query_pos, entry_episode[chunk, C:], entry_episode[chunk], W)
+                    mb = {k: index_obs(v, chunk) for k, v in b.items()} | memory.update_inputs(chunk)
                     loss, chunk_stats = ppo_loss(agent, args, mb, ent_coef, adv.mean(), adv.std())
                     share = len(chunk) / len(ids)
                     (loss * share).backward()
@@ -964,15 +1057,14 @@ if __name__ == "__main__":
         update_time = time.time() - update_t0
         checkpoints.state = training_state(agent, optimizer, args, iteration, global_step, wandb_id)
 
-        # Carry the last W-1 entries over to the next rollout's window.
-        memory[:, :C] = memory[:, T:].clone()
-        entry_step[:, :C] = entry_step[:, T:].clone()
-        entry_episode[:, :C] = entry_episode[:, T:].clone()
+        memory.carry()  # the last W-1 entries: the next rollout's first window
 
         y_pred, y_true = values.flatten().cpu().numpy(), returns.flatten().cpu().numpy()
         var_y = np.var(y_true)
         explained_var = np.nan if var_y == 0 else 1 - np.var(y_true - y_pred) / var_y
-        sps = int((global_step - start_step) / (time.time() - start_time))
+        elapsed = time.time() - start_time
+        sps = int((global_step - start_step) / elapsed)
+        eta = (args.num_iterations * args.batch_size - global_step) / max(sps, 1)
         writer.add_scalar("charts/learning_rate", lr, global_step)
         writer.add_scalar("charts/entropy_coefficient", ent_coef, global_step)
         writer.add_scalar("charts/SPS", sps, global_step)
@@ -991,12 +1083,11 @@ if __name__ == "__main__":
                     writer.add_scalar(f"episode/{key}", np.mean([e[key] for e in episode_infos if key in e]), global_step)
         ret = np.mean([e["reward"] for e in episode_infos]) if episode_infos else float("nan")
         length = np.mean([e["length"] for e in episode_infos]) if episode_infos else float("nan")
-        print(f"iter {iteration}/{args.num_iterations} step {global_step} SPS {sps} return {ret:.2f} "
+        print(f"iter {iteration}/{args.num_iterations} step {global_step} SPS {sps} elapsed "
+              f"{datetime.timedelta(seconds=int(elapsed))} ETA {datetime.timedelta(seconds=int(eta))} return {ret:.2f} "
               f"length {length:.1f} pi_loss {stats['policy_loss'].item():.3f} v_loss {stats['value_loss'].item():.3f} "
-              f"entropy {stats['entropy'].item():.3f} value {values.mean().item():.3f} "
-              f"adv {advantages.mean().item():.3f} (rollout {rollout_time:.1f}s of which env {env_time:.1f}s, "
-              f"update {update_time:.1f}s)",
-              flush=True)
+              f"entropy {stats['entropy'].item():.3f} (rollout {rollout_time:.1f}s of which env {env_time:.1f}s, "
+              f"update {update_time:.1f}s)", flush=True)
         if checkpoints.signal is not None or (args.checkpoint_interval and iteration % args.checkpoint_interval == 0):
             checkpoints.save()
         if checkpoints.signal is not None:

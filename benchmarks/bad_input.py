@@ -21,11 +21,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import pickle
 import subprocess
 import sys
 import tempfile
-from collections import Counter
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = {"ppo_trxl.py": ["--trxl-num-layers", "1", "--trxl-dim", "16", "--trxl-num-heads", "1",
@@ -163,7 +161,6 @@ def main():
                 outcome, last = run(target, argv, tmp, label)
                 results.append({"script": target, "group": group, "probe": label, "outcome": outcome, "stderr": last})
                 print(f"{target:12} {group:16} {label:45.45} {outcome:15} {last}", flush=True)
-    counts = Counter((r["group"], r["outcome"]) for r in results)
     groups = sorted({r["group"] for r in results})
     outcomes = ["clear", "traceback", "accepted", "left a run dir", "payload ran"]
     print("\n| probes | attempts | " + " | ".join(outcomes) + " |\n|---|---:|" + "---:|" * len(outcomes))

@@ -33,11 +33,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REFERENCE_SPS, REFERENCE_RSS_GB = 42.0, 7.3
 
 
-def cnn_bound(num_envs=32, num_steps=512, epochs=3, chunk=512) -> float:
+def cnn_bound(threads: int, num_envs=32, num_steps=512, epochs=3, chunk=512) -> float:
     """Steps/s of the Nature CNN alone: rollout forwards (no grad) + epochs x forward/backward."""
     import torch
     import torch.nn as nn
 
+    torch.set_num_threads(threads)
     cnn = nn.Sequential(nn.Conv2d(3, 32, 8, stride=4), nn.ReLU(), nn.Conv2d(32, 64, 4, stride=2), nn.ReLU(),
                         nn.Conv2d(64, 64, 3, stride=1), nn.ReLU(), nn.Flatten(), nn.Linear(3136, 384), nn.ReLU())
     opt = torch.optim.AdamW(cnn.parameters())
@@ -55,9 +56,9 @@ def cnn_bound(num_envs=32, num_steps=512, epochs=3, chunk=512) -> float:
     return num_envs * num_steps / (time.perf_counter() - t0)
 
 
-def run_script(script: str, env_id: str, iterations: int) -> dict:
+def run_script(script: str, env_id: str, iterations: int, threads: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, os.path.join(ROOT, script), "--env-id", env_id,
+        cmd = [sys.executable, os.path.join(ROOT, script), "--env-id", env_id, "--torch-threads", str(threads),
                "--total-timesteps", str(16384 * iterations), "--checkpoint-interval", "0"]
         t0 = time.perf_counter()
         with open(os.path.join(tmp, "stderr"), "w+") as err:
@@ -82,15 +83,20 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=1)
     parser.add_argument("--scripts", nargs="*", default=[s for s in ("ppo_trxl.py", "ppo_gru.py")
                                                            if os.path.exists(os.path.join(ROOT, s))])
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads for the CNN bound and the scripts (default: the scripts' default, half "
+                             "the cores)")
     args = parser.parse_args()
+    threads = args.threads or min(8, max(1, len(os.sched_getaffinity(0)) // 2))
     print("measuring the Nature CNN bound ...", file=sys.stderr, flush=True)
-    bound = cnn_bound()
+    bound = cnn_bound(threads)
     rows = []
     for script in args.scripts:
         print(f"running {script} ...", file=sys.stderr, flush=True)
-        rows.append(run_script(script, args.env_id, args.iterations))
+        rows.append(run_script(script, args.env_id, args.iterations, threads))
     print(f"\n{args.env_id}, default config (32 envs x 512 steps, 8 minibatches, 3 epochs), "
-          f"{args.iterations} iteration(s); Nature CNN bound measured in this run: {bound:.0f} steps/s\n")
+          f"{args.iterations} iteration(s), {threads} torch thread(s); Nature CNN bound measured in this run: "
+          f"{bound:.0f} steps/s\n")
     print("| script | steps/s | vs reference TrXL (42) | of the CNN bound | peak RSS | vs reference (7.3 GB) "
           "| env | rest of rollout | update | beyond the CNN |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")

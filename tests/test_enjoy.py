@@ -82,14 +82,14 @@ class Recorder:
     def __init__(self, memory):
         self.memory, self.log = memory, []
 
-    def reset(self, mask):
+    def end_episodes(self, mask):
         self.log.append(("reset", mask.copy()))
-        self.memory.reset(mask)
+        self.memory.end_episodes(mask)
 
-    def step(self, obs):
-        logits = self.memory.step(obs)
+    def step(self, agent, obs):
+        logits, value = self.memory.step(agent, obs)
         self.log.append(("step", obs.clone(), logits[0].clone()))
-        return logits
+        return logits, value
 
     def episodes(self):
         """Per env and episode: (observations, logits) as the rollout saw them."""
@@ -141,19 +141,19 @@ def float64():
 
 @pytest.mark.parametrize("variant", ["trxl", "trxl_learned_pe", "gru", "lstm"])
 def test_memory_matches_the_whole_episode_forward(variant, float64):
-    """enjoy's stepping (TrXL: the sliding window of cached keys/values, the buffer carried over
-    every 3 steps here; GRU/LSTM: the state, reset per episode) gives the same logits as the whole
+    """enjoy's stepping (TrXL: ppo_trxl.py's EpisodicMemory, the sliding window of cached keys and
+    values, its buffer carried over every 3 steps here; GRU/LSTM: the state, reset per episode) gives the same logits as the whole
     episode computed at once, and these differ from a memory-less agent's."""
     torch.manual_seed(0)
     kwargs = {"max_steps": 30}  # long enough for the window (W = 4) to slide
-    envs = enjoy.make_eval_envs("ProofofMemory-v0", 3, kwargs)
+    envs = enjoy.make_eval_envs(ppo_gru, "ProofofMemory-v0", 3, kwargs)
     if variant.startswith("trxl"):
         module = ppo_trxl
         args = ppo_trxl.Args(env_id="ProofofMemory-v0", trxl_num_layers=2, trxl_num_heads=2, trxl_dim=16,
                              trxl_memory_length=4, trxl_query_pe=True,
                              trxl_positional_encoding="learned" if variant.endswith("pe") else "absolute")
         agent = ppo_trxl.Agent(args, envs.single_observation_space, envs.single_action_space, 0)
-        memory = enjoy.TrXLMemory(agent, args, envs.num_envs, torch.device("cpu"), room=3)
+        memory = ppo_trxl.EpisodicMemory(envs.num_envs, 2, 16, 4, 3, torch.device("cpu"))  # the script's own
         reference = lambda obs, memory=True: trxl_reference(agent, obs, 4 if memory else 1)  # noqa: E731
     else:
         module = ppo_gru
@@ -165,7 +165,8 @@ def test_memory_matches_the_whole_episode_forward(variant, float64):
         torch.nn.init.normal_(branch.weight)
     recorder = Recorder(memory)
     # Sampled actions: a random agent's greedy walks end after ~7 steps; sampled ones last longer.
-    records = enjoy.play(module, envs, recorder, [(100_000 + k, 0) for k in range(8)], False, torch.device("cpu"))
+    records = enjoy.play(module, envs, agent, recorder, [(100_000 + k, 0) for k in range(8)], False,
+                         torch.device("cpu"))
     episodes = recorder.episodes()
     assert len(records) == 8 and {r["length"] for r in records} <= {len(o) for o, _ in episodes}
     assert max(len(o) for o, _ in episodes) > 8

@@ -31,15 +31,14 @@ def make_batch(E=3, T=14, W=5, L=2, D=16, seed=0, gt_dim=2):
                 episode, step = episode + 1, 0
     batch = {
         "obs": torch.randn(E, T, 3, generator=g),
-        "memory": torch.randn(E, P, L, D, generator=g),
+        "memory": torch.randn(E, L, P, D, generator=g),
         "memory_steps": entry_step, "query_steps": entry_step[:, C:],
         "actions": torch.randint(0, 3, (E, T, 2), generator=g),
         "logprobs": -torch.rand(E, T, 2, generator=g) - 0.5,
         "advantages": torch.randn(E, T, generator=g), "returns": torch.randn(E, T, generator=g),
         "values": torch.randn(E, T, generator=g), "ground_truth": torch.rand(E, T, gt_dim, generator=g),
     }
-    query_pos = torch.arange(C, P).expand(E, T)
-    batch["mask"] = ppo_trxl.attention_mask(query_pos, entry_episode[:, C:], entry_episode, W)
+    batch["mask"] = ppo_trxl.attention_mask(torch.arange(C, P), entry_episode, W)
     return batch, entry_episode
 
 
@@ -61,7 +60,7 @@ def naive_forward(agent, batch, entry_episode, W):
                 query = layer.q(layer.norm_q(qin))
                 attn = torch.zeros_like(x)
                 if window:
-                    mem = batch["memory"][e, window, i]
+                    mem = batch["memory"][e, i, window]
                     pe = agent.positional_encoding(batch["memory_steps"][e, window])
                     k, v = layer.keys_values(mem if pe is None else mem + pe)
                     h = layer.num_heads
@@ -145,35 +144,34 @@ def test_chunked_backward_equals_the_whole_minibatch():
         assert torch.allclose(w, p.grad, atol=1e-10)
 
 
-def test_rollout_step_matches_the_update_forward():
-    """The rollout's per-step forward (cached keys/values of the window) gives the same outputs as
-    the update's banded forward: PPO's first ratio is exactly 1."""
-    W, E, T = 4, 2, 10
-    args = ppo_trxl.Args(trxl_num_layers=2, trxl_num_heads=2, trxl_dim=16, trxl_memory_length=W, trxl_query_pe=True)
+@pytest.mark.parametrize("options", [dict(), dict(trxl_query_pe=True, trxl_positional_encoding="learned"),
+                                     dict(trxl_memory_length=1)])
+def test_the_rollout_equals_the_update_through_the_episodic_memory(options):
+    """The script's own EpisodicMemory: the rollout's per-step forward (the cached keys and values
+    of each step's window) gives the update's banded forward's values, PPO's first ratio is exactly
+    1, also in the next rollout, after the window was carried over and its keys refreshed under
+    changed weights; ``peek`` is the next step's value."""
+    W, E, T = options.pop("trxl_memory_length", 4), 3, 10
+    args = ppo_trxl.Args(trxl_num_layers=2, trxl_num_heads=2, trxl_dim=16, trxl_memory_length=W, **options)
     torch.manual_seed(1)
-    agent = ppo_trxl.Agent(args, gym.spaces.Box(-1, 1, (3,)), gym.spaces.Discrete(2), 0).double()
-    C, P = W - 1, W - 1 + T
-    memory = torch.zeros(E, P, 2, 16, dtype=torch.double)
-    entry_episode = torch.full((E, P), -1)
-    entry_step = torch.zeros(E, P, dtype=torch.long)
-    obs = torch.randn(E, T, 3, dtype=torch.double)
-    episode_id, episode_step = torch.arange(E), torch.zeros(E, dtype=torch.long)
-    step_values = []
-    with torch.no_grad():
+    agent = ppo_trxl.Agent(args, gym.spaces.Box(-1, 1, (3,)), gym.spaces.Discrete(2), 0)
+    memory = ppo_trxl.EpisodicMemory(E, 2, 16, W, T + 1, "cpu")  # room for the peek check
+    g = torch.Generator().manual_seed(0)
+    for rollout in range(2):
+        memory.refresh(agent)
+        obs, step_values = torch.randn(E, T, 3, generator=g), []
         for t in range(T):
-            pos = C + t
-            entry_step[:, pos], entry_episode[:, pos] = episode_step, episode_id
-            window = slice(pos - C, pos)
-            kv = [agent.keys_values(i, memory[:, window, i], entry_step[:, window]) for i in range(2)]
-            keys = torch.stack([k for k, _ in kv], dim=1)  # (E, layers, K, D)
-            vals = torch.stack([v for _, v in kv], dim=1)
-            mask = entry_episode[:, window] == episode_id[:, None]
-            _, value, inputs = agent.step(obs[:, t], keys, vals, mask, episode_step)
-            memory[:, pos] = inputs
+            _, value = memory.step(agent, obs[:, t])
             step_values.append(value)
-            done = torch.tensor([t == 5, t == 2])
-            episode_step = torch.where(done, 0, episode_step + 1)
-            episode_id = torch.where(done, episode_id + E, episode_id)
-        mask = ppo_trxl.attention_mask(torch.arange(C, P).expand(E, T), entry_episode[:, C:], entry_episode, W)
-        _, _, values = agent.forward_rollouts(obs, memory, entry_step, mask, entry_step[:, C:])
-    assert torch.allclose(values, torch.stack(step_values, dim=1), atol=1e-10)
+            if t == T - 1:
+                peeked = memory.peek(agent, obs[:, 0])
+                assert torch.allclose(peeked, memory.step(agent, obs[:, 0])[1], atol=1e-6)
+                memory.pos -= 1  # (undo that step)
+            memory.end_episodes(torch.rand(E, generator=g) < 0.25)
+        with torch.no_grad():
+            _, _, values = agent.forward_rollouts(obs, **memory.update_inputs(torch.arange(E)))
+        assert torch.allclose(values, torch.stack(step_values, dim=1), atol=1e-5), rollout
+        memory.carry()
+        with torch.no_grad():  # an update changes every weight
+            for p in agent.parameters():
+                p.add_(0.05 * torch.randn(p.shape, generator=g))

@@ -123,7 +123,7 @@ def test_reset_parameters_are_checked_when_the_envs_are_made(script, env, kwargs
 def test_a_failed_check_writes_nothing(script, tmp_path):
     """Checks that need the envs or the agent run before the run directory is made."""
     bad = [(["--env-kwargs", '{"max_steps": 99999}'], "'max_steps' must be an int in [3, 1000]"),
-           (["--reconstruction-coef", "0.1"], "needs image observations"),
+           (["--reconstruction-coef", "0.1"], "needs 84x84x3 image observations"),
            (["--ground-truth-coef", "1"], "needs an env whose info has ground_truth; ProofofMemory-v0 has none")]
     for argv, message in bad:
         r = run_script(f"{script}.py", TINY + NET[script] + ["--total-timesteps", "64"] + argv, tmp_path)

@@ -86,6 +86,8 @@ def test_sigterm_checkpoint_and_resume_continue_one_log(script, tmp_path):
     args = SCRIPTS[script]["pom"] + ["--total-timesteps", str(2048 * 12), "--checkpoint-interval", "100"]
     proc = subprocess.Popen([sys.executable, os.path.join(ROOT, script), *args], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    first = proc.stdout.readline()  # before the first rollout: where the run writes
+    assert first.startswith("starting runs/ProofofMemory-v0__") and "12 iterations of 2048 steps" in first, first
     for line in proc.stdout:
         if line.startswith("iter 3/"):
             proc.send_signal(signal.SIGTERM)
@@ -95,7 +97,9 @@ def test_sigterm_checkpoint_and_resume_continue_one_log(script, tmp_path):
     run_dir = only_run(tmp_path)
     checkpoint = torch.load(os.path.join(run_dir, "checkpoint.pt"), weights_only=True)
     assert checkpoint["iteration"] >= 3 and checkpoint["global_step"] == 2048 * checkpoint["iteration"]
-    resumed = run_script(script, args + ["--resume", os.path.join(run_dir, "checkpoint.pt")], tmp_path)
+    # The checkpoint alone, as the script prints it: the run goes on with its saved settings.
+    assert f"continue with: python {script} --resume {run_dir[len(str(tmp_path)) + 1:]}/checkpoint.pt" in out
+    resumed = run_script(script, ["--resume", os.path.join(run_dir, "checkpoint.pt")], tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"iter {checkpoint['iteration'] + 1}/12" in resumed.stdout and "iter 12/12 step 24576" in resumed.stdout
     steps = [s for s, _ in scalars(run_dir, "charts/SPS")]
