@@ -1,0 +1,251 @@
+"""Memory Gym at CPU scale: the paper's findings on reduced tasks, several seeds, known-good numbers.
+
+    python benchmarks/cpu_suite.py                        # every run not yet finished, 2 at a time
+    python benchmarks/cpu_suite.py --parallel 1 --tasks mortar --seeds 1
+    python benchmarks/cpu_suite.py --report               # only rebuild the results from finished runs
+
+Three reduced tasks made from reset parameters (see ``TASKS``: why each, and the ceiling of an agent
+without memory), four agents with one set of PPO settings per task (``PPO``, ``AGENTS``):
+
+* ``GRU``: ``ppo_gru.py``, a GRU of 128;
+* ``TrXL``: ``ppo_trxl.py``, 2 layers of 128, 2 heads, no gating, no auxiliary loss;
+* ``TrXL+rec``: the same with the observation-reconstruction loss (coefficient 0.1, as CleanRL's
+  Memory Gym benchmark);
+* ``GRU no memory``: the GRU network with its state reset before every step (the memory-less
+  baseline).
+
+Each run trains one thread (``OMP_NUM_THREADS=1``) for the task's steps, then its final
+checkpoint is evaluated with ``enjoy.py --eval`` (50 unseen seeds x 3 episodes, greedy actions).
+The suite is resumable: a run whose ``record.json`` exists is done and never run again; an
+interrupted run continues from its last checkpoint (``--resume``, every 10 iterations). Runs live
+in ``--work`` (default ``cpu_suite_runs/``, not committed); the results go to ``--out``:
+
+* ``summary.json``: one record per task, agent and seed (``task``, ``agent``, ``seed``, ``steps``,
+  ``metric``, ``eval_<metric>``, ``eval_return``, ``wall_s``: training time, rollouts and updates);
+* ``results.md``: per task, each agent's mean and IQM of its runs' scores with bootstrap 95%
+  intervals over seeds, the per-seed scores and the training time per run;
+* ``<task>.png``: training curves of the task's metric, mean and min-max band over the seeds.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import glob
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    env_id: str
+    env_kwargs: dict
+    steps: int
+    metric: str  # the evaluation's headline: success (finite tasks) or return
+    trxl_window: int  # W: covers an episode, or what the task needs to remember
+    why: str
+    eval_kwargs: dict = dataclasses.field(default_factory=dict)  # e.g. a cap on endless episodes
+
+
+TASKS = {
+    "mortar": Task(
+        "MortarMayhem-Grid-v0", {"command_count": 1, "arena_size": 3}, 300_000, "success", 16,
+        "One command on a 3x3 arena, shown for 3 frames while the agent cannot act; then it has 6 steps "
+        "to reach the target tile. Without memory the best policy is to stay: success 1/5 in the middle, "
+        "1/4 on an edge, 1/3 in a corner, 0.28 on average."),
+    "mystery": Task(
+        "MysteryPath-Grid-v0", {"show_origin": True, "show_goal": True, "reward_path_progress": 0.1},
+        300_000, "return", 32,
+        "The invisible path on a 7x7 grid with origin and goal shown and 0.1 per new path tile: after a "
+        "fall-off the agent is back at the origin and only memory tells it which moves failed."),
+    "endless": Task(
+        "Endless-MysteryPath-v0", {}, 300_000, "return", 32,
+        "The endless path (0.1 per new tile): an agent falls off at the frontier, and falling off twice "
+        "at the same place ends the episode, so it must remember which way failed.",
+        eval_kwargs={"max_steps": 4000}),
+}
+PPO = ["--num-envs", "16", "--num-steps", "128", "--num-minibatches", "4", "--update-epochs", "3",
+       "--init-lr", "1e-3", "--final-lr", "1e-3", "--init-ent-coef", "1e-2", "--final-ent-coef", "1e-2",
+       "--clip-coef", "0.2", "--norm-adv", "--checkpoint-interval", "10", "--torch-threads", "1"]
+GRU = ["ppo_gru.py", "--rnn-hidden-size", "128", "--hidden-layer-size", "128"]
+TRXL = ["ppo_trxl.py", "--trxl-num-layers", "2", "--trxl-num-heads", "2", "--trxl-dim", "128"]
+AGENTS = {
+    "GRU": GRU,
+    "TrXL": TRXL,
+    "TrXL+rec": TRXL + ["--reconstruction-coef", "0.1"],
+    "GRU no memory": GRU + ["--no-memory"],
+}
+
+
+def slug(name: str) -> str:
+    return name.replace(" ", "_").replace("+", "_")
+
+
+def command(task: Task, agent: str, seed: int) -> list[str]:
+    script, *flags = AGENTS[agent]
+    if script == "ppo_trxl.py":
+        flags = flags + ["--trxl-memory-length", str(task.trxl_window)]
+    return [os.path.join(ROOT, script), "--env-id", task.env_id, "--env-kwargs", json.dumps(task.env_kwargs),
+            *PPO, *flags, "--seed", str(seed), "--total-timesteps", str(task.steps), "--exp-name", slug(agent)]
+
+
+def write_json(obj, path: str) -> None:
+    with open(path + ".tmp", "w") as f:
+        json.dump(obj, f, indent=1)
+    os.replace(path + ".tmp", path)
+
+
+class Run:
+    """One task x agent x seed in its own directory: train (or resume), evaluate, record."""
+
+    def __init__(self, work: str, task_name: str, agent: str, seed: int):
+        self.task_name, self.task, self.agent, self.seed = task_name, TASKS[task_name], agent, seed
+        self.dir = os.path.join(work, task_name, slug(agent), str(seed))
+        self.record_path = os.path.join(self.dir, "record.json")
+
+    def __str__(self):
+        return f"{self.task_name} / {self.agent} / seed {self.seed}"
+
+    @property
+    def done(self) -> bool:
+        return os.path.exists(self.record_path)
+
+    def checkpoint(self) -> str | None:
+        found = glob.glob(os.path.join(self.dir, "runs", "*", "checkpoint.pt"))
+        return found[0] if found else None
+
+    def trained(self) -> bool:
+        import torch
+
+        path = self.checkpoint()
+        return path is not None and torch.load(path, weights_only=True)["global_step"] >= self.task.steps
+
+    def start(self, env: dict) -> subprocess.Popen | None:
+        """The training process (None: training is complete, evaluate)."""
+        os.makedirs(self.dir, exist_ok=True)
+        if self.trained():
+            return None
+        path = self.checkpoint()
+        cmd = [sys.executable, *(command(self.task, self.agent, self.seed) if path is None
+                                 else [os.path.join(ROOT, AGENTS[self.agent][0]), "--resume", path])]
+        print(f"{'resuming' if path else 'training'} {self}: {' '.join(cmd[1:])}", flush=True)
+        log = open(os.path.join(self.dir, "train.log"), "a")
+        return subprocess.Popen(cmd, cwd=self.dir, stdout=log, stderr=subprocess.STDOUT, env=env)
+
+    def finish(self, env: dict) -> None:
+        """Evaluate the final checkpoint and write the record (last: it marks the run done)."""
+        from plot import load_curve
+
+        out = os.path.join(self.dir, "eval.json")
+        subprocess.run([sys.executable, os.path.join(ROOT, "enjoy.py"), self.checkpoint(), "--eval",
+                        "--env-kwargs", json.dumps(self.task.eval_kwargs), "--output", out],
+                       check=True, env=env, stdout=subprocess.DEVNULL)
+        with open(out) as f:
+            summary = json.load(f)["summary"]
+        run_dir = os.path.dirname(self.checkpoint())
+        wall = sum(load_curve(run_dir, tag)[1].sum() for tag in ("charts/rollout_time", "charts/update_time"))
+        metric = self.task.metric
+        record = {"task": self.task_name, "agent": self.agent, "seed": self.seed, "steps": self.task.steps,
+                  "metric": metric, f"eval_{metric}": summary[metric]["mean"], "eval_return": summary["return"]["mean"],
+                  "wall_s": round(float(wall), 1)}
+        write_json(record, self.record_path)
+        print(f"finished {self}: {metric} {record[f'eval_{metric}']:.3f}, {wall / 60:.1f} min", flush=True)
+
+
+def run_all(runs: list[Run], parallel: int) -> None:
+    env = dict(os.environ, OMP_NUM_THREADS="1", SDL_VIDEODRIVER="dummy")
+    todo, running = [r for r in runs if not r.done], []
+    print(f"{len(runs) - len(todo)} of {len(runs)} runs already done", flush=True)
+    while todo or running:
+        while todo and len(running) < parallel:
+            run = todo.pop(0)
+            proc = run.start(env)
+            if proc is None:
+                run.finish(env)
+            else:
+                running.append((run, proc))
+        time.sleep(5)
+        for run, proc in list(running):
+            if proc.poll() is None:
+                continue
+            running.remove((run, proc))
+            if proc.returncode:
+                raise SystemExit(f"{run} failed (exit {proc.returncode}), see {run.dir}/train.log")
+            run.finish(env)
+
+
+def report(runs: list[Run], out: str) -> None:
+    """summary.json, results.md and the plots from every finished run."""
+    from enjoy import summarize
+    from plot import main as plot
+
+    done = [r for r in runs if r.done]
+    records = [json.load(open(r.record_path)) for r in done]
+    os.makedirs(out, exist_ok=True)
+    write_json(records, os.path.join(out, "summary.json"))
+    lines = ["# CPU-scale suite: results", "",
+             f"Made by `python benchmarks/cpu_suite.py` ({time.strftime('%Y-%m-%d')}). A run's score: the mean of its "
+             "final checkpoint over 50 unseen seeds x 3 episodes, greedy actions. Per agent: the mean and the IQM "
+             "(interquartile mean, as rliable; with 3 seeds it equals the mean) of its runs' scores, [bootstrap 95% "
+             "interval over seeds].", ""]
+    rng = np.random.default_rng(0)
+    for name, task in TASKS.items():
+        task_runs = [r for r in done if r.task_name == name]
+        if not task_runs:
+            continue
+        metric = task.metric
+        lines += [f"## {name}: `{task.env_id}` {json.dumps(task.env_kwargs)}, {task.steps:,} steps", "", task.why, "",
+                  f"| agent | seeds | {metric}: mean | IQM | per seed | time per run |", "|---|---:|---:|---:|---|---:|"]
+        curves = []
+        for agent in AGENTS:
+            agent_runs = sorted((r for r in task_runs if r.agent == agent), key=lambda r: r.seed)
+            if not agent_runs:
+                continue
+            per_seed = np.array([json.load(open(r.record_path))[f"eval_{metric}"] for r in agent_runs])
+            s = summarize(per_seed[:, None], rng)  # over seeds: a run's score is its mean over 150 episodes
+            minutes = np.mean([json.load(open(r.record_path))["wall_s"] for r in agent_runs]) / 60
+            lines.append(f"| {agent} | {len(agent_runs)} | {s['mean']:.2f} [{s['mean_ci95'][0]:.2f}, "
+                         f"{s['mean_ci95'][1]:.2f}] | {s['iqm']:.2f} [{s['iqm_ci95'][0]:.2f}, {s['iqm_ci95'][1]:.2f}] "
+                         f"| {', '.join(f'{v:.2f}' for v in per_seed)} | {minutes:.0f} min |")
+            curves += ["--runs", f"{agent}=" + ",".join(os.path.dirname(r.checkpoint()) for r in agent_runs)]
+        lines.append("")
+        tag = "episode/success" if metric == "success" else "charts/episodic_return"
+        plot([*curves, "--tag", tag, "--title", f"{task.env_id} (reduced): {metric}",
+              "--output", os.path.join(out, f"{name}.png")])
+    with open(os.path.join(out, "results.md"), "w") as f:
+        f.write("\n".join(lines))
+    print(f"{len(records)} records -> {out}/summary.json, results.md, plots", flush=True)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--tasks", nargs="+", choices=list(TASKS), default=list(TASKS))
+    p.add_argument("--agents", nargs="+", choices=list(AGENTS), default=list(AGENTS))
+    p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
+    p.add_argument("--parallel", type=int, default=2, help="runs at a time, one thread each (default: 2)")
+    p.add_argument("--work", default=os.path.join(ROOT, "cpu_suite_runs"), help="where the runs live")
+    p.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results", "cpu_suite"))
+    p.add_argument("--report", action="store_true", help="only rebuild the results from the finished runs")
+    p.add_argument("--steps", type=int, help="every task's steps instead of its own (a quick check of the "
+                                             "machinery; use another --work and --out)")
+    a = p.parse_args()
+    if a.parallel < 1:
+        p.error("--parallel must be >= 1")
+    if a.steps:
+        for name, task in TASKS.items():
+            TASKS[name] = dataclasses.replace(task, steps=a.steps)
+    runs = [Run(a.work, t, agent, s) for s in a.seeds for t in a.tasks for agent in a.agents]
+    if not a.report:
+        run_all(runs, a.parallel)
+    report([Run(a.work, t, agent, s) for s in a.seeds for t in TASKS for agent in AGENTS], a.out)
+
+
+if __name__ == "__main__":
+    main()
