@@ -16,9 +16,11 @@ without memory), four agents with one set of PPO settings per task (``PPO``, ``A
 
 Each run trains one thread (``OMP_NUM_THREADS=1``) for the task's steps, then its final
 checkpoint is evaluated with ``enjoy.py --eval`` (50 unseen seeds x 3 episodes, greedy actions).
-The suite is resumable: a run whose ``record.json`` exists is done and never run again; an
-interrupted run continues from its last checkpoint (``--resume``, every 10 iterations). Runs live
-in ``--work`` (default ``cpu_suite_runs/``, not committed); the results go to ``--out``:
+The suite is resumable: a finished run leaves ``--out``/runs/<task>/<agent>/<seed>/ with its record,
+its evaluation and its training curve (small files, committed) and is never run again; an
+interrupted run continues from its last checkpoint (``--resume``, every 10 iterations) in
+``--work`` (default ``cpu_suite_runs/``: checkpoints and TensorBoard logs, not committed). Results
+in ``--out``:
 
 * ``summary.json``: one record per task, agent and seed (``task``, ``agent``, ``seed``, ``steps``,
   ``metric``, ``eval_<metric>``, ``eval_return``, ``wall_s``: training time, rollouts and updates);
@@ -36,6 +38,7 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -84,6 +87,9 @@ AGENTS = {
 }
 
 
+CURVE_TAGS = {"success": "episode/success", "return": "charts/episodic_return"}
+
+
 def slug(name: str) -> str:
     return name.replace(" ", "_").replace("+", "_")
 
@@ -103,12 +109,14 @@ def write_json(obj, path: str) -> None:
 
 
 class Run:
-    """One task x agent x seed in its own directory: train (or resume), evaluate, record."""
+    """One task x agent x seed: train (or resume) in ``dir``, then evaluate and keep the result in
+    ``result`` (its record written last: it marks the run done)."""
 
-    def __init__(self, work: str, task_name: str, agent: str, seed: int):
+    def __init__(self, work: str, out: str, task_name: str, agent: str, seed: int):
         self.task_name, self.task, self.agent, self.seed = task_name, TASKS[task_name], agent, seed
         self.dir = os.path.join(work, task_name, slug(agent), str(seed))
-        self.record_path = os.path.join(self.dir, "record.json")
+        self.result = os.path.join(out, "runs", task_name, slug(agent), str(seed))
+        self.record_path = os.path.join(self.result, "record.json")
 
     def __str__(self):
         return f"{self.task_name} / {self.agent} / seed {self.seed}"
@@ -140,18 +148,25 @@ class Run:
         return subprocess.Popen(cmd, cwd=self.dir, stdout=log, stderr=subprocess.STDOUT, env=env)
 
     def finish(self, env: dict) -> None:
-        """Evaluate the final checkpoint and write the record (last: it marks the run done)."""
+        """Evaluate the final checkpoint; keep the evaluation, the training curve and the record."""
         from plot import load_curve
 
-        out = os.path.join(self.dir, "eval.json")
+        os.makedirs(self.result, exist_ok=True)
+        out = os.path.join(self.result, "eval.json")
         subprocess.run([sys.executable, os.path.join(ROOT, "enjoy.py"), self.checkpoint(), "--eval",
                         "--env-kwargs", json.dumps(self.task.eval_kwargs), "--output", out],
                        check=True, env=env, stdout=subprocess.DEVNULL)
         with open(out) as f:
-            summary = json.load(f)["summary"]
+            evaluation = json.load(f)
+        evaluation["model"] = os.path.relpath(evaluation["model"], ROOT)  # no machine paths in results
+        write_json(evaluation, out)
+        summary = evaluation["summary"]
         run_dir = os.path.dirname(self.checkpoint())
         wall = sum(load_curve(run_dir, tag)[1].sum() for tag in ("charts/rollout_time", "charts/update_time"))
         metric = self.task.metric
+        steps, values = load_curve(run_dir, CURVE_TAGS[metric])
+        write_json({"tag": CURVE_TAGS[metric], "steps": steps.tolist(), "values": values.tolist()},
+                   os.path.join(self.result, "curve.json"))
         record = {"task": self.task_name, "agent": self.agent, "seed": self.seed, "steps": self.task.steps,
                   "metric": metric, f"eval_{metric}": summary[metric]["mean"], "eval_return": summary["return"]["mean"],
                   "wall_s": round(float(wall), 1)}
@@ -181,10 +196,33 @@ def run_all(runs: list[Run], parallel: int) -> None:
             run.finish(env)
 
 
+def draw(curves: dict, steps: int, title: str, path: str) -> None:
+    """Per agent: the mean over its runs and the min-max band, in 50 bins of env steps (plot.py's)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from plot import bin_curve
+
+    edges = np.linspace(0, steps, 51)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for agent, runs in curves.items():
+        binned = np.array([bin_curve(np.array(c["steps"]), np.array(c["values"]), edges) for c in runs])
+        ax.plot(edges[1:], np.nanmean(binned, axis=0), label=f"{agent} ({len(runs)} seeds)")
+        with np.errstate(all="ignore"), warnings.catch_warnings():  # bins before a run's first point
+            warnings.simplefilter("ignore", RuntimeWarning)
+            ax.fill_between(edges[1:], np.nanmin(binned, axis=0), np.nanmax(binned, axis=0), alpha=0.2)
+    ax.set(title=title, xlabel="env steps", ylabel=runs[0]["tag"])
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def report(runs: list[Run], out: str) -> None:
     """summary.json, results.md and the plots from every finished run."""
     from enjoy import summarize
-    from plot import main as plot
 
     done = [r for r in runs if r.done]
     records = [json.load(open(r.record_path)) for r in done]
@@ -203,7 +241,7 @@ def report(runs: list[Run], out: str) -> None:
         metric = task.metric
         lines += [f"## {name}: `{task.env_id}` {json.dumps(task.env_kwargs)}, {task.steps:,} steps", "", task.why, "",
                   f"| agent | seeds | {metric}: mean | IQM | per seed | time per run |", "|---|---:|---:|---:|---|---:|"]
-        curves = []
+        curves = {}
         for agent in AGENTS:
             agent_runs = sorted((r for r in task_runs if r.agent == agent), key=lambda r: r.seed)
             if not agent_runs:
@@ -214,11 +252,9 @@ def report(runs: list[Run], out: str) -> None:
             lines.append(f"| {agent} | {len(agent_runs)} | {s['mean']:.2f} [{s['mean_ci95'][0]:.2f}, "
                          f"{s['mean_ci95'][1]:.2f}] | {s['iqm']:.2f} [{s['iqm_ci95'][0]:.2f}, {s['iqm_ci95'][1]:.2f}] "
                          f"| {', '.join(f'{v:.2f}' for v in per_seed)} | {minutes:.0f} min |")
-            curves += ["--runs", f"{agent}=" + ",".join(os.path.dirname(r.checkpoint()) for r in agent_runs)]
+            curves[agent] = [json.load(open(os.path.join(r.result, "curve.json"))) for r in agent_runs]
         lines.append("")
-        tag = "episode/success" if metric == "success" else "charts/episodic_return"
-        plot([*curves, "--tag", tag, "--title", f"{task.env_id} (reduced): {metric}",
-              "--output", os.path.join(out, f"{name}.png")])
+        draw(curves, task.steps, f"{task.env_id} (reduced): training {metric}", os.path.join(out, f"{name}.png"))
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write("\n".join(lines))
     print(f"{len(records)} records -> {out}/summary.json, results.md, plots", flush=True)
@@ -241,10 +277,10 @@ def main() -> None:
     if a.steps:
         for name, task in TASKS.items():
             TASKS[name] = dataclasses.replace(task, steps=a.steps)
-    runs = [Run(a.work, t, agent, s) for s in a.seeds for t in a.tasks for agent in a.agents]
+    runs = [Run(a.work, a.out, t, agent, s) for s in a.seeds for t in a.tasks for agent in a.agents]
     if not a.report:
         run_all(runs, a.parallel)
-    report([Run(a.work, t, agent, s) for s in a.seeds for t in TASKS for agent in AGENTS], a.out)
+    report([Run(a.work, a.out, t, agent, s) for s in a.seeds for t in TASKS for agent in AGENTS], a.out)
 
 
 if __name__ == "__main__":
