@@ -1,0 +1,40 @@
+"""benchmarks/cpu_suite.py's machinery on a tiny budget: runs, evaluation, records, report,
+resumability (a finished run is not run again; a trained run without a record is only evaluated)."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def suite(tmp_path, *extra):
+    return subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "cpu_suite.py"), "--tasks", "mortar",
+                           "--agents", "GRU", "GRU no memory", "--seeds", "1", "--steps", "2048",
+                           "--work", str(tmp_path / "work"), "--out", str(tmp_path / "out"), *extra],
+                          capture_output=True, text=True, timeout=600, env=dict(os.environ, OMP_NUM_THREADS="1"))
+
+
+@pytest.mark.slow
+def test_the_suite_runs_evaluates_reports_and_resumes(tmp_path):
+    r = suite(tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = tmp_path / "out"
+    records = json.loads((out / "summary.json").read_text())
+    assert sorted((x["task"], x["agent"], x["seed"]) for x in records) == [("mortar", "GRU", 1),
+                                                                           ("mortar", "GRU no memory", 1)]
+    for x in records:
+        assert x["steps"] == 2048 and x["metric"] == "success" and 0 <= x["eval_success"] <= 1 and x["wall_s"] > 0
+    result = out / "runs" / "mortar" / "GRU" / "1"
+    evaluation = json.loads((result / "eval.json").read_text())
+    assert len(evaluation["episodes"]) == 150 and not os.path.isabs(evaluation["model"])
+    assert json.loads((result / "curve.json").read_text())["tag"] == "episode/success"
+    assert "| GRU no memory | 1 |" in (out / "results.md").read_text() and (out / "mortar.png").stat().st_size > 0
+    again = suite(tmp_path)
+    assert "2 of 2 runs already done" in again.stdout and "training" not in again.stdout
+    os.remove(result / "record.json")  # trained, not recorded: evaluated again, not retrained
+    again = suite(tmp_path)
+    assert "1 of 2 runs already done" in again.stdout and "training" not in again.stdout and "finished" in again.stdout
+    assert (result / "record.json").exists()
