@@ -68,7 +68,7 @@ class Args:
     cores make training many times slower on a busy machine)"""
     track: bool = False
     """if toggled, this experiment will be tracked with Weights and Biases"""
-    wandb_project_name: str = "cleanRL"
+    wandb_project_name: str = "memory-gym"
     """the wandb's project name"""
     wandb_entity: str | None = None
     """the entity (team) of wandb's project"""
@@ -950,8 +950,8 @@ if __name__ == "__main__":
             writer.add_scalar(f"losses/{k}", v.item(), global_step)
         writer.add_scalar("losses/clipfrac", np.mean(clipfracs), global_step)
         writer.add_scalar("losses/explained_variance", explained_var, global_step)
-        writer.add_scalar("episode/value_mean", values.mean().item(), global_step)
-        writer.add_scalar("episode/advantage_mean", advantages.mean().item(), global_step)
+        writer.add_scalar("charts/value_mean", values.mean().item(), global_step)
+        writer.add_scalar("charts/advantage_mean", advantages.mean().item(), global_step)
         if episode_infos:
             for key in episode_infos[-1]:
                 if key not in ("reward", "length"):
