@@ -7,8 +7,11 @@ Each group of runs (the seeds of one setting) becomes one curve: every run's sca
 ``charts/episodic_return``, one point per finished episode) is averaged in ``--bins`` equal bins
 of the global step, carried forward through bins without an episode, then the runs' mean is drawn
 with their spread (``--spread minmax``: min to max over the runs; ``std``: mean +- one standard
-deviation). ``--reference`` draws the published final returns for the runs' env (AGENTS.md
-section 3) as horizontal lines.
+deviation). ``--reference`` draws the published final returns for the runs' env as horizontal
+lines: CleanRL's PPO-TrXL results (https://docs.cleanrl.dev/rl-algorithms/ppo-trxl/) and the
+final returns in the paper's published evaluation data (Pleines et al., JMLR 2025, arXiv
+2309.17207; https://github.com/MarcoMeter/jmlr_2024.github.io, evaluation/results/); see
+``REFERENCE`` below and docs/provenance.md.
 """
 from __future__ import annotations
 
@@ -20,13 +23,21 @@ from collections import defaultdict
 
 import numpy as np
 
-# Published final episodic returns (env id -> [(label, return)]). Sources: ../shared/spec/AGENTS.md
-# 3.1 (CleanRL docs: PPO-TrXL, 3 seeds, final return) and 3.2 (the paper's raw eval data: mean over
-# 5 runs of the mean return at the last checkpoint, 50 unseen seeds x 3; "+rec": observation
-# reconstruction; MysteryPath-Grid: cues off; endless envs at 819M steps). ProofofMemory-v0 is in
-# neither: its line is CleanRL's script measured at 25k steps (AGENTS.md 6, run D).
+# Published final episodic returns (env id -> [(label, return)]); docs/provenance.md lists each one.
+# "CleanRL ...": the "Experiment results" table of CleanRL's PPO-TrXL docs (3 seeds, final episodic
+#   return), https://docs.cleanrl.dev/rl-algorithms/ppo-trxl/.
+# "paper ...": the paper's published evaluation data, https://github.com/MarcoMeter/jmlr_2024.github.io,
+#   evaluation/results/<task>/<run>/novel_*.res (5 training runs; each checkpoint evaluated on 50
+#   unseen seeds x 3). Our recomputation from those files: the mean over the 5 runs of the mean
+#   return at the last checkpoint; the paper itself may report other statistics. "+rec": with
+#   observation reconstruction. Tasks: mm_grid, mm_act_grid (MortarMayhemB-Grid-v0), mm10
+#   (MortarMayhem-v0; its trxl_rec run has only train_*.res), mp_grid_off (MysteryPath-Grid-v0,
+#   origin and goal hidden, the default), mp_off_dense (MysteryPath-v0), ss, and the endless emm,
+#   emp, ess at their last checkpoint (819M steps).
+# ProofofMemory-v0 is in neither: its line is the best possible mean return under the rules of
+#   CleanRL's cleanrl/ppo_trxl/pom_env.py (walk straight to the remembered goal: 1.6 - 0.1 x (5 - 1)).
 REFERENCE = {
-    "ProofofMemory-v0": [("CleanRL TrXL at 25k steps, measured", 1.20)],
+    "ProofofMemory-v0": [("best possible mean", 1.20)],
     "MortarMayhem-Grid-v0": [("CleanRL TrXL", 0.99), ("paper GRU", 1.00), ("paper TrXL", 1.00)],
     "MortarMayhemB-Grid-v0": [("paper GRU", 1.00), ("paper TrXL", 1.00)],
     "MortarMayhem-v0": [("CleanRL TrXL+rec", 0.99), ("paper GRU", 0.54), ("paper GRU+rec", 0.48),
@@ -118,7 +129,8 @@ def parse_args(argv):
     p.add_argument("--spread", choices=["minmax", "std"], default="minmax",
                    help="band over the runs: min-max or mean +- std (default: minmax)")
     p.add_argument("--reference", action="store_true",
-                   help="draw the reference final returns of the env (AGENTS.md section 3) as horizontal lines")
+                   help="draw the published final returns of the env as horizontal lines (CleanRL's PPO-TrXL "
+                        "docs; the paper's evaluation data, github.com/MarcoMeter/jmlr_2024.github.io)")
     p.add_argument("--env", help="the env id for --reference and the title (default: from the run names)")
     p.add_argument("--title", help="the figure's title (default: the env id and the tag)")
     p.add_argument("--output", default="curves.png", help="the PNG to write (default: curves.png)")

@@ -7,10 +7,21 @@ For each id it measures
 * single: ``gym.make(id)`` (with gymnasium's default wrappers), random actions, resets included;
 * vec64: ``gym.make_vec(id, num_envs=64)`` (our native batched env, NEXT_STEP autoreset), total
   env steps per second;
-and runs ``../shared/tools/reference_env_speed.py`` (the original, one env, in its own venv; it
-times only ``step`` calls, resets excluded) on the same machine in the same run. Ratios are
-against that anchor: single / original (target >= 2x) and vec64 / original single (>= 20x).
-Each number is the median of 3 repeats.
+and, as the anchor, the original package (PyPI ``memory-gym`` 1.0.2, one env, one process; only its
+``step`` calls are timed, resets excluded) with ``benchmarks/original_env_speed.py``, on the same
+machine in the same run. Ratios are against that anchor: single / original (target >= 2x) and
+vec64 / original single (>= 20x). Each number is the median of 3 repeats.
+
+The original pins ``gymnasium==0.29.0`` and ``pygame==2.4.0``, so it runs in a virtual environment
+of its own, which this script creates on first use (a minute; PyPI must be reachable then) and
+reuses afterwards:
+
+    python -m venv ~/.cache/memory-gym-bench/memory-gym-1.0.2        # --original-venv to move it
+    ~/.cache/memory-gym-bench/memory-gym-1.0.2/bin/python -m pip install memory-gym==1.0.2
+
+(``$XDG_CACHE_HOME`` replaces ``~/.cache`` where it is set). The venv is made with the Python
+running this script, or with ``--original-python`` (pygame 2.4.0 has wheels for Python 3.8-3.11
+only). Delete the folder to rebuild it.
 """
 from __future__ import annotations
 
@@ -29,7 +40,11 @@ import memory_gym_envs
 # The ids the original has (ProofofMemory-v0 is ours alone: there is nothing to compare it with).
 ORIGINAL_IDS = [i for i in memory_gym_envs.ENVS if i != "ProofofMemory-v0"]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-REFERENCE = os.path.join(ROOT, "..", "shared", "tools", "reference_env_speed.py")
+ORIGINAL_SCRIPT = os.path.join(ROOT, "benchmarks", "original_env_speed.py")
+# What the original's venv gets; memory-gym 1.0.2 itself pins gymnasium==0.29.0 and pygame==2.4.0.
+ORIGINAL_REQUIREMENTS = ["memory-gym==1.0.2"]
+ORIGINAL_VENV = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+                             "memory-gym-bench", "memory-gym-1.0.2")
 
 
 def single_speed(env_id: str, steps: int, repeats: int) -> float:
@@ -69,13 +84,48 @@ def vector_speed(env_id: str, num_envs: int, steps: int, repeats: int) -> float:
     return statistics.median(rates)
 
 
-def reference_speed(ids: list[str], reference: str) -> dict[str, float]:
+def fail(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def original_python(venv: str, base_python: str) -> str:
+    """The interpreter of the original's venv, created (and memory-gym installed) if not there yet."""
+    python = os.path.join(venv, "Scripts", "python.exe") if os.name == "nt" else os.path.join(venv, "bin", "python")
+    marker = os.path.join(venv, "memory-gym-bench.txt")  # written once the install has succeeded
+    wanted = "\n".join(ORIGINAL_REQUIREMENTS) + "\n"
+    if os.path.isfile(python) and os.path.isfile(marker) and open(marker).read() == wanted:
+        return python
+    print(f"creating {venv} with {' '.join(ORIGINAL_REQUIREMENTS)} (once) ...", file=sys.stderr, flush=True)
+    steps = [([base_python, "-m", "venv", "--clear", venv], "could not create the venv"),
+             ([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *ORIGINAL_REQUIREMENTS],
+              "could not install " + " ".join(ORIGINAL_REQUIREMENTS))]
+    for cmd, what in steps:
+        try:
+            code = subprocess.run(cmd, stdout=sys.stderr).returncode
+            detail = f"exit {code}"
+        except OSError as e:
+            code, detail = 1, str(e)
+        if code:
+            fail(f"{what} in {venv} ({detail}); pygame 2.4.0 has wheels for Python 3.8-3.11 only: "
+                 "try --original-python python3.11")
+    with open(marker, "w") as f:
+        f.write(wanted)
+    return python
+
+
+def original_speed(ids: list[str], python: str, steps: int) -> dict[str, float]:
+    """Steps/s of the original package per id, measured by original_env_speed.py in its venv."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}  # nothing of ours
+    env.update(SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy")
     with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "ref.json")
-        subprocess.run([sys.executable, reference, "--json", out, *ids], check=True,
-                       stdout=subprocess.DEVNULL)
+        out = os.path.join(tmp, "original.json")
+        r = subprocess.run([python, ORIGINAL_SCRIPT, "--steps", str(steps), "--repeats", "3", "--json", out, *ids],
+                           cwd=tmp, env=env, stdout=sys.stderr)  # its lines: progress
+        if r.returncode:
+            fail(f"measuring the original failed (exit {r.returncode}); see the lines above")
         with open(out) as f:
-            return json.load(f)
+            return json.load(f)["steps_per_second"]
 
 
 def main() -> None:
@@ -84,7 +134,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2000, help="steps per repeat (single env)")
     parser.add_argument("--vec-steps", type=int, default=300, help="batch steps per repeat (vec64)")
     parser.add_argument("--num-envs", type=int, default=64)
-    parser.add_argument("--reference", default=REFERENCE, help="path of reference_env_speed.py")
+    parser.add_argument("--original-venv", default=ORIGINAL_VENV,
+                        help="virtual environment with memory-gym 1.0.2, made there if missing (default: %(default)s)")
+    parser.add_argument("--original-python", default=sys.executable,
+                        help="the Python that creates that venv (default: this one)")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
     unknown = [i for i in args.ids if i not in ORIGINAL_IDS]
@@ -92,8 +145,9 @@ def main() -> None:
         parser.error(f"env ids without an original to compare with: {unknown}; valid: {', '.join(ORIGINAL_IDS)}")
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
+    python = original_python(args.original_venv, args.original_python)
     print(f"measuring the original (median of 3, {args.steps} steps) ...", file=sys.stderr, flush=True)
-    ref = reference_speed(args.ids, args.reference)
+    ref = original_speed(args.ids, python, args.steps)
     rows = []
     for env_id in args.ids:
         print(f"measuring {env_id} ...", file=sys.stderr, flush=True)

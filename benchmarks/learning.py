@@ -16,9 +16,10 @@ Agents, with the same small PPO settings (16 envs x 128 steps, 4 minibatches, 3 
 
 * ``ppo_trxl.py``: 2 layers, dim 128, 2 heads, W = 16 (the episode is 11 steps), GTrXL gating,
   the ground-truth loss (coefficient 1.0) and lr 1e-3. Why the extras: its memories are stale,
-  detached layer inputs (AGENTS.md 1.2), so no gradient teaches the encoder to tell the arrows apart
-  on the 3 frames where they are shown (the agent cannot act then). Without an auxiliary loss it
-  learned only "stay" and "up" (the commands needing no turn): ~0.45 success after 500k steps.
+  detached layer inputs (as in CleanRL's ppo_trxl.py), so no gradient teaches the encoder to tell
+  the arrows apart on the 3 frames where they are shown (the agent cannot act then). Without an
+  auxiliary loss it learned only "stay" and "up" (the commands needing no turn): ~0.45 success
+  after 500k steps.
   The ground-truth loss (predict the target tile) gives the encoder that signal, as the paper's
   reconstruction loss does for its TrXL on Mortar Mayhem;
 * ``ppo_gru.py``: a GRU of 128, lr 3e-4 (BPTT trains its encoder, no extra loss needed);
@@ -61,6 +62,13 @@ AGENTS = {
     "GRU without memory": ["ppo_gru.py", "--rnn-hidden-size", "128", "--hidden-layer-size", "128", "--init-lr",
                            "3e-4", "--final-lr", "3e-4", "--no-memory", "--exp-name", "ppo_gru_no_memory"],
 }
+
+
+def portable(path: str, out: str) -> str:
+    """``path`` relative to the repository root, or to ``out`` where it lies outside the repository:
+    the results record which checkpoint was evaluated without this machine's absolute paths."""
+    rel = os.path.relpath(os.path.abspath(path), ROOT)
+    return rel if not rel.startswith(os.pardir) else os.path.relpath(os.path.abspath(path), out)
 
 
 def main() -> None:
@@ -119,6 +127,9 @@ def main() -> None:
                         "--eval", "--output", out], check=True, env=env, stdout=subprocess.DEVNULL)
         with open(out) as f:
             result = json.load(f)
+        result["model"] = portable(result["model"], args.out)  # no machine paths in committed results
+        with open(out, "w") as f:
+            json.dump(result, f, indent=1)
         rows.append((name, seed, walls[(name, seed)], result))
     subprocess.run([sys.executable, os.path.join(ROOT, "plot.py"),
                     *[a for name in AGENTS for a in ("--runs", f"{name}=" + ",".join(

@@ -11,8 +11,9 @@ rollout, the update). Anchors:
 * measured in the same run: the Nature CNN alone doing the same work (the rollout's forward
   passes, then 3 epochs of forward and backward over the batch in 512-sample chunks), the bound
   for any agent with this encoder on this machine;
-* the reference CleanRL ppo_trxl.py measured on this machine type (AGENTS.md section 6, run A):
-  42 steps/s and 7.3 GB peak RSS (not re-run here: its code is not part of this project).
+* CleanRL's ppo_trxl.py, unmodified at its defaults, measured once by us on a 2-core CPU machine
+  like the project's (one iteration on MortarMayhem-Grid-v0; how: docs/provenance.md): 42 steps/s
+  and 7.3 GB peak RSS (not re-run here: its code is not part of this project).
 
 "beyond the CNN" is an iteration's time minus the CNN bound's time for the same 16,384 steps: what
 the memory model, the heads, the env and the bookkeeping cost. With both scripts present, the last

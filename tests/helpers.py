@@ -34,7 +34,8 @@ def random_actions(space, count, seed):
 
 
 def ref_image(name):
-    """An image of tests/data (the original's frames, ENVS.md section 10) in [y][x] layout."""
+    """An image of tests/data (frames of the original memory-gym 1.0.2, see tests/data/README.md) in
+    [y][x] layout."""
     from memory_gym_envs.sprites import _pygame
 
     return _pygame().surfarray.array3d(_pygame().image.load(os.path.join(DATA, name))).transpose(1, 0, 2)

@@ -117,14 +117,14 @@ def test_a_missing_config_is_one_clear_line(script, argv, message, tmp_path, mon
 
 # --- sweeps ---------------------------------------------------------------------------------------
 
-def sample_values(spec):
+def sample_values(param):
     """Every value a parameter can take in a wandb sweep (the ends of a range)."""
-    if "value" in spec:
-        return [spec["value"]]
-    if "values" in spec:
-        return spec["values"]
-    cast = int if spec.get("distribution", "").startswith(("int_", "q_")) else float
-    return [cast(spec["min"]), cast(spec["max"])]
+    if "value" in param:
+        return [param["value"]]
+    if "values" in param:
+        return param["values"]
+    cast = int if param.get("distribution", "").startswith(("int_", "q_")) else float
+    return [cast(param["min"]), cast(param["max"])]
 
 
 def render(command, program, params):

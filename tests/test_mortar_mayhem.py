@@ -117,7 +117,8 @@ def test_grid_agent_leaving_its_tile_fails_at_once():
 
 
 def test_failing_the_last_command_is_a_failure():
-    # Spec section 0 (quirk Q1 fixed): success=0 and commands_completed counts only the 9 done.
+    # A deliberate difference from the original memory-gym 1.0.2, which still reports success=1 and
+    # commands_completed=1.0 when the last command fails: success=0 and only the 9 done count.
     def fail_last(task, t):
         e = task.state[0]
         if e["cur"] == e["num_commands"] - 1 and not e["tiles_on"]:
@@ -264,7 +265,9 @@ def test_ground_truth_is_the_target_tile():
 
 # --- pixels --------------------------------------------------------------------------------------
 
-SPEC_SPRITES = {  # ENVS.md 2.2: rows y=6..19 of an agent centred at (14, 14), from x=6
+# The original's agent sprite as memory-gym 1.0.2 renders it at 84x84 (agent_scale 0.25), by facing
+# (0: up, 6: right, 1: up-left): rows y=6..19 of an agent centred at (14, 14), from x=6; o body, # hands.
+ORIGINAL_SPRITES = {
     0: ["..............", "..............", "...##.oooo.##.", "..####oooo####", "..####oooo####",
         "...##oooooo##.", "..oooooooooooo", "..oooooooooooo", "..oooooooooooo", "..oooooooooooo",
         "...oooooooooo.", "....oooooooo..", ".....oooooo...", "......oooo...."],
@@ -277,13 +280,13 @@ SPEC_SPRITES = {  # ENVS.md 2.2: rows y=6..19 of an agent centred at (14, 14), f
 }
 
 
-@pytest.mark.parametrize("variant", sorted(SPEC_SPRITES))
-def test_agent_sprite_matches_the_spec(variant):
+@pytest.mark.parametrize("variant", sorted(ORIGINAL_SPRITES))
+def test_agent_sprite_matches_the_original(variant):
     s = agent_sprite(0.25)
     grid = np.full((14, 14), ".")
     for dy, dx, rgb in zip(s.dy[variant], s.dx[variant], s.rgb[variant]):
         grid[14 + dy - 6, 14 + dx - 6] = "o" if tuple(rgb) == (250, 204, 153) else "#"
-    assert ["".join(row) for row in grid] == SPEC_SPRITES[variant]
+    assert ["".join(row) for row in grid] == ORIGINAL_SPRITES[variant]
 
 
 def test_command_symbols_match_the_reference():
@@ -295,7 +298,7 @@ def test_command_symbols_match_the_reference():
         assert np.array_equal(mine, np.all(ref == 255, axis=-1)), COMMANDS[c]
 
 
-# Frames of the original (ENVS.md section 10) and the state that shows each one.
+# Frames of the original (tests/data/README.md) and the state that shows each one.
 GOLDEN = [
     ("MortarMayhem-v0", "MortarMayhem-v0.png", 0, dict(pos=(70, 28), facing=0, symbol="stay")),
     ("MortarMayhem-v0", "MortarMayhem-v0.png", 1, dict(pos=(70, 28), facing=0)),

@@ -53,7 +53,8 @@ def path_statistics(seeds=range(1000)):
 def test_path_generator_over_1000_seeds():
     stats = path_statistics()
     print(f"path lengths over 1000 seeds: mean {stats['mean']:.2f}, min {stats['min']}, max {stats['max']}")
-    # spec 5.2: mean 10.1, min 7, max 14 over 300 seeds (tails reach 15-16 over more seeds)
+    # the original memory-gym 1.0.2, measured over 300 seeds: mean 10.1, min 7, max 14 (tails reach
+    # 15-16 over more seeds)
     assert 9.8 <= stats["mean"] <= 10.4 and stats["min"] == 7 and 14 <= stats["max"] <= 17
     assert stats["sides"] == {0, 1, 2, 3}
 
@@ -69,8 +70,9 @@ def test_endless_segments_never_step_west():
         assert (px[0], py[0], px[n - 1], py[n - 1]) == (0, start, 6, end)
         assert (np.diff(px[:n]) >= 0).all() and (np.abs(np.diff(px[:n])) + np.abs(np.diff(py[:n])) == 1).all()
         lengths.append(n + 1)  # + the transition tile
-    assert 10.7 <= np.mean(lengths) <= 11.5  # spec 6.2: mean 11.1, min 8, max 16
-    # ... while the plain generator does produce westward steps (~0.2%, spec Q12): the fix is needed
+    assert 10.7 <= np.mean(lengths) <= 11.5  # the original's segments (900 measured): mean 11.1, min 8, max 16
+    # ... while the plain generator does produce westward steps (the original's: 2 of 900 segments,
+    # which the agent cannot follow): the fix is needed
     west = 0
     for k in range(20000):
         n = paths.edge_path(paths.stream(np.uint64(7), k), 0, walls, px, py)
@@ -545,7 +547,7 @@ def ref_frames(name):
     return [img[1:336:4, i * 340 + 1:i * 340 + 336:4] for i in range(count)]
 
 
-# The reference episode's path (ref_obs/MysteryPath-v0_debug.png): origin (6, 3), goal (0, 5).
+# The reference episode's path (tests/data/MysteryPath-v0_debug.png): origin (6, 3), goal (0, 5).
 REF_PATH = [(6, 3), (6, 4), (6, 5), (5, 5), (4, 5), (3, 5), (2, 5), (1, 5), (0, 5)]
 
 
@@ -589,7 +591,7 @@ def test_finite_frames_match_the_original(env_id, name, actions, shown):
         assert np.array_equal(debug[::4, ::4], ref_frames("MysteryPath-v0_debug.png")[0])
 
 
-# The reference endless episode's first segment (ref_obs/Endless-MysteryPath-v0.png): row 5
+# The reference endless episode's first segment (tests/data/Endless-MysteryPath-v0.png): row 5
 # east to column 5, north to row 4, east; the transition tile at column 7.
 REF_SEGMENT = [(0, 5), (1, 5), (2, 5), (3, 5), (4, 5), (5, 5), (5, 4), (6, 4), (7, 4)]
 

@@ -1,4 +1,5 @@
-"""ProofofMemory-v0 (ENVS.md section 15)."""
+"""ProofofMemory-v0: the memory check of CleanRL's PPO-TrXL (its cleanrl/ppo_trxl/pom_env.py, see
+docs/provenance.md), under the same id."""
 import gymnasium as gym
 import numpy as np
 import pytest

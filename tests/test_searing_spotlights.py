@@ -299,7 +299,7 @@ def test_param_hide_chessboard():
 
 
 @pytest.mark.parametrize("options, whites", [
-    ({}, [255, 213, 171, 129, 87, 45, 3, 0, 0]),  # the original's measured composite (spec 7.2)
+    ({}, [255, 213, 171, 129, 87, 45, 3, 0, 0]),  # measured on the original memory-gym 1.0.2
     ({"light_dim_off_duration": 3}, [255, 170, 85, 0, 0, 0, 0, 0, 0]),
     ({"light_threshold": 100}, [255, 213, 171, 129, 129, 129, 129, 129, 129]),  # stops once above 100
     ({"light_threshold": 0}, [255, 213, 213, 213, 213, 213, 213, 213, 213]),
@@ -563,7 +563,7 @@ def test_render_modes_and_play(env_id, capsys, monkeypatch):
     assert "seed 1: reward=" in capsys.readouterr().out
 
 
-# --- pixels of the original (ENVS.md section 10) ---------------------------------------------------
+# --- pixels of the original (tests/data/README.md) ------------------------------------------------
 
 # The state behind each reference frame: agent (x, y, facing), coin, exit, darkness alpha, step,
 # HUD (previous action), spotlights (truncated centre x, y and radius) and whether the agent is hit.

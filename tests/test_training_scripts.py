@@ -13,7 +13,7 @@ import torch
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-# The small ProofofMemory configs (CleanRL's documented TrXL command, AGENTS.md 1.4; a GRU of 64).
+# The small ProofofMemory configs (the TrXL command of CleanRL's PPO-TrXL docs; a GRU of 64).
 COMMON = ["--env-id", "ProofofMemory-v0", "--num-envs", "16", "--num-steps", "128", "--num-minibatches", "8",
           "--update-epochs", "4", "--vf-coef", "0.1", "--max-grad-norm", "0.5", "--init-lr", "3e-4",
           "--init-ent-coef", "1e-3", "--clip-coef", "0.2"]
