@@ -119,6 +119,7 @@ def test_reset_parameters_are_checked_when_the_envs_are_made(script, env, kwargs
     assert message in one_line_error(capsys, module.make_env, args)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_a_failed_check_writes_nothing(script, tmp_path):
     """Checks that need the envs or the agent run before the run directory is made."""
@@ -221,6 +222,7 @@ def test_enjoy_refuses_non_finite_weights(tiny_runs, tmp_path, capsys):
     assert "non-finite weights (critic.weight)" in err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_finite_checkpoint(script, tmp_path):
     flags = TINY + NET[script] + ["--checkpoint-interval", "1"]
@@ -240,6 +242,7 @@ def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_finite_checkpoint(sc
 
 # --- signals and resume -----------------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_a_second_signal_stops_at_once_and_keeps_the_last_completed_iteration(script, tmp_path):
     args = TINY + NET[script] + ["--num-steps", "256", "--update-epochs", "8", "--total-timesteps", "1000000",

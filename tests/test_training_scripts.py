@@ -57,6 +57,7 @@ def mean_final_return(run_dir, episodes=500):
     return float(np.mean(returns[-episodes:]))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_learns_proof_of_memory_and_fails_without_memory(script, tmp_path):
     # The best memory-less policy averages 0.28 on ProofofMemory-v0; a memory agent about 1.2.
@@ -72,6 +73,7 @@ def test_learns_proof_of_memory_and_fails_without_memory(script, tmp_path):
     assert without < 0.5, without
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_a_5000_step_episode_runs(script, tmp_path):
     r = run_script(script, ["--env-id", "long_episode_env:LongEpisode-v0", "--num-envs", "1", "--num-steps", "1024",
@@ -81,6 +83,7 @@ def test_a_5000_step_episode_runs(script, tmp_path):
     assert [v for _, v in scalars(only_run(tmp_path), "charts/episodic_length")] == [5000.0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_sigterm_checkpoint_and_resume_continue_one_log(script, tmp_path):
     args = SCRIPTS[script]["pom"] + ["--total-timesteps", str(2048 * 12), "--checkpoint-interval", "100"]
@@ -107,6 +110,7 @@ def test_sigterm_checkpoint_and_resume_continue_one_log(script, tmp_path):
     assert len(os.listdir(os.path.join(tmp_path, "runs"))) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_track_offline_and_capture_video_and_save_model(script, tmp_path):
     r = run_script(script, SCRIPTS[script]["pom"] + ["--total-timesteps", "2048", "--track", "--capture-video",
