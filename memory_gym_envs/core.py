@@ -37,6 +37,7 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from . import docstrings
 from .params import Param, check_options, check_seed, default_params, resolve_params
 from .sprites import upscale
 
@@ -56,6 +57,18 @@ class Task:
     # The attributes ``reset`` writes ("a.b": attribute b of attribute a): arrays and lists (the
     # per-env generators), saved by ``snapshot`` so that a reset that fails half-way can be undone.
     reset_state: ClassVar[tuple[str, ...]]
+    # The docstring's summary and sections (docstrings.py): a variant's own sections over its
+    # parent's. ``__doc__`` becomes the whole documentation, with the generated ``## Arguments``.
+    doc_summary: ClassVar[str] = ""
+    doc_sections: ClassVar[dict[str, str]] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        summary, own = docstrings.parse(cls.__dict__.get("__doc__"))
+        cls.doc_summary = summary or cls.doc_summary
+        cls.doc_sections = docstrings.merge(cls.doc_sections, own)
+        if hasattr(cls, "env_id") and hasattr(cls, "params"):
+            cls.__doc__ = docstrings.env_doc(cls)
 
     def __init__(self, num_envs: int):
         self.num_envs = num_envs
@@ -204,7 +217,8 @@ class MemoryGymEnv(gym.Env):
     """A single environment of a task (``gym.make``). Subclasses set ``task_class``.
 
     ``MemoryGymEnv(render_mode=None, **params)``: ``params`` are reset parameters that become this
-    env's defaults; ``reset(options=...)`` overrides them for one episode.
+    env's defaults; ``reset(options=...)`` overrides them for one episode. A subclass without a
+    docstring of its own gets its task's (the whole env documentation).
     """
 
     task_class: ClassVar[type[Task]]
@@ -214,6 +228,8 @@ class MemoryGymEnv(gym.Env):
         super().__init_subclass__(**kwargs)
         if "task_class" in cls.__dict__:
             cls.metadata = {"render_modes": RENDER_MODES, "render_fps": cls.task_class.render_fps}
+            if cls.__dict__.get("__doc__") is None:
+                cls.__doc__ = docstrings.env_doc(cls.task_class)
 
     def __init__(self, render_mode: str | None = None, **params):
         _check_render_mode(render_mode, RENDER_MODES)
@@ -308,10 +324,17 @@ class MemoryGymVectorEnv(VectorEnv):
     """N environments of a task stepped as one batch (``gym.make_vec``). Subclasses set ``task_class``.
 
     ``MemoryGymVectorEnv(num_envs, render_mode=None, autoreset_mode=AutoresetMode.NEXT_STEP,
-    **params)``. Infos follow gymnasium's vector format (a key's array plus its ``_key`` mask).
+    **params)``. Infos follow gymnasium's vector format (a key's array plus its ``_key`` mask). A
+    subclass without a docstring of its own gets its task's documentation, with the batching,
+    seeding, autoreset modes and infos of the vector env (``docstrings.VECTOR_ENV``).
     """
 
     task_class: ClassVar[type[Task]]
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "task_class" in cls.__dict__ and cls.__dict__.get("__doc__") is None:
+            cls.__doc__ = docstrings.env_doc(cls.task_class, vector=True)
 
     def __init__(self, num_envs: int = 1, render_mode: str | None = None,
                  autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP, **params):

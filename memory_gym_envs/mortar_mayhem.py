@@ -1,4 +1,8 @@
-"""Mortar Mayhem: remember a sequence of commands, then execute it (spec: ENVS.md sections 3-4).
+"""Mortar Mayhem: remember a sequence of commands, then execute it.
+
+The task of the original's ``memory_gym/mortar_mayhem.py`` (and ``mortar_mayhem_grid.py``,
+``mortar_mayhem_b.py``, ``mortar_mayhem_b_grid.py``, ``endless_mortar_mayhem.py``) in
+https://github.com/MarcoMeter/drl-memory-gym.
 
 Ids: ``MortarMayhem-v0``, ``MortarMayhem-Grid-v0``, ``MortarMayhemB-v0``, ``MortarMayhemB-Grid-v0``,
 ``Endless-MortarMayhem-v0``. One batched implementation (``MortarMayhem``) serves all five; the
@@ -39,7 +43,7 @@ def _rewards_and_timing(grid: bool, act_only: bool, endless: bool) -> dict[str, 
     if not grid:
         t["agent_speed"] = Param(3.0, float, 0.5, 14.0, doc="px per step (diagonal moves: truncated per axis)")
     if endless:
-        t["max_steps"] = Param(-1, int, -1, MAX_STEPS, doc="truncate the episode when t == max_steps (never if < 1)")
+        t["max_steps"] = Param(-1, int, -1, MAX_STEPS, doc="truncate the episode at this step count (never if < 1)")
         t["initial_command_count"] = Param(1, int, 1, 50, doc="commands shown before the first act phase")
     else:
         t["arena_size"] = Param(5, int, 2, 6, doc="arena of N x N tiles")
@@ -49,10 +53,10 @@ def _rewards_and_timing(grid: bool, act_only: bool, endless: bool) -> dict[str, 
         t["command_show_duration"] = Param([3], int, 1, 50, sampled=True, doc="frames a command symbol is shown")
         t["command_show_delay"] = Param([1], int, 0, 50, sampled=True, doc="blank frames after each symbol")
     t["explosion_duration"] = Param([2] if grid else [6], int, 1, 100, sampled=True,
-                                    doc="E: frames the death tiles stay on (the agent must stay on its tile)")
+                                    doc="E: frames the deadly tiles stay on (the agent must stay on its tile)")
     t["explosion_delay"] = Param([6] if grid else [18], int, 1, 200, sampled=True,
                                  doc="D: frames to reach the next target before it is evaluated")
-    t["visual_feedback"] = Param(True, bool, doc="draw the death tiles red")
+    t["visual_feedback"] = Param(True, bool, doc="draw the deadly tiles red")
     t["reward_command_failure"] = reward(0.0, doc="when a command fails (the episode ends)")
     t["reward_command_success"] = reward(0.1, doc="per command executed correctly")
     if endless:
@@ -63,47 +67,56 @@ def _rewards_and_timing(grid: bool, act_only: bool, endless: bool) -> dict[str, 
 
 
 class MortarMayhem(Task):
-    """Mortar Mayhem (``MortarMayhem-v0``): remember a sequence of commands, then execute it.
+    """Mortar Mayhem (``MortarMayhem-v0``): memorise a sequence of commands, then execute it.
+
+    Original suite (``memory-gym`` 1.0.2): ``memory_gym/mortar_mayhem.py``.
 
     ## Description
-    An arena of ``arena_size`` x ``arena_size`` tiles (default 5x5, 14 px each, centred on a black
-    84x84 screen). First a sequence of ``command_count`` commands is shown as white symbols in the
-    middle of the screen (each for ``command_show_duration`` frames plus ``command_show_delay``
-    blank frames; actions are ignored meanwhile). Then the agent must execute them from memory:
-    every ``explosion_delay`` (D) steps the tile it should have moved to is evaluated, every other
-    tile turns red for ``explosion_duration`` (E) frames, and the agent must stay on its tile while
-    they are red. Commands: right, down, left, up, stay and the four diagonals
-    (``allowed_commands`` takes the first N), each moving one tile; sequences never leave the arena.
+    An arena of ``arena_size`` x ``arena_size`` tiles (14 px each) in the middle of a black 84x84
+    screen, and an agent standing on one of them. An episode has two phases. Display: a sequence of
+    ``command_count`` commands is shown one at a time as a white symbol in the middle of the screen,
+    each for ``command_show_duration`` frames followed by ``command_show_delay`` blank frames, while
+    the agent cannot move. Act: the agent must execute the sequence from memory, one command at a
+    time. It has ``explosion_delay`` (D) steps to walk to the tile the command leads to; then its
+    tile is checked, every other tile turns deadly (red) for ``explosion_duration`` (E) frames, and
+    it must stay where it is until they are safe again; then the next command's target becomes
+    active. Commands, in this order: right, down, left, up, stay, right_down, right_up, left_down,
+    left_up, each leading to the neighbouring tile in that direction (stay: the same tile);
+    ``allowed_commands`` keeps the first N. Each command is drawn uniformly among the allowed ones
+    whose target lies inside the arena.
 
     ## Action Space
-    ``MultiDiscrete([3, 3])``: [horizontal: 0 none, 1 left, 2 right; vertical: 0 none, 1 up,
-    2 down], 3 px per step (diagonal: 2 px per axis), clamped to the arena.
-    Grid variants: ``Discrete(4)``: 0 no-op, 1 turn left, 2 turn right, 3 one tile forward.
+    ``MultiDiscrete([3, 3])``: [horizontal: 0 none, 1 left, 2 right; vertical: 0 none, 1 up, 2
+    down]. The agent turns to face its move and moves ``agent_speed`` px (each component of the move
+    truncated: 3 px straight and 2 px per axis diagonally by default); its disc stays inside the
+    arena. Actions are ignored during the display phase.
 
     ## Observation Space
-    ``Box(0, 255, (84, 84, 3), uint8)``, an RGB image in [y][x] layout. The B variants add the
-    command list: ``Dict(visual_observation=Box(...), vector_observation=Box(0, 1, (180,),
-    float32))``, 20 slots x 9 one-hot (order: stay, right, left, up, down, right_down, right_up,
-    left_down, left_up), and skip the display phase.
+    ``Box(0, 255, (84, 84, 3), uint8)``: an RGB image, indexed [y][x][channel]. The tiles are dark
+    blue with a lighter border; the agent is a peach disc whose two dark hands show where it faces;
+    during the display phase the command's symbol (an arrow; stay: a circle with a bar) is drawn
+    over the middle of the arena; while the deadly tiles are on they are red (unless
+    ``visual_feedback`` is off), every tile but the target. The reset observation already shows the
+    first command.
 
     ## Rewards
-    ``reward_command_success`` (0.1) per command executed correctly, ``reward_command_failure`` (0)
-    on failure, ``reward_episode_success`` (0) on finishing the sequence. Maximum return 1.0.
+    ``reward_command_success`` (0.1) for each command executed correctly, ``reward_command_failure``
+    (0) when a command fails, and ``reward_episode_success`` (0) on top when the whole sequence
+    succeeded: a perfect agent returns 1.0 with the defaults.
 
     ## Starting State
-    The agent stands on the centre of a uniformly random tile, facing up.
+    The agent stands on the centre of a uniformly random tile, facing up. The commands, the timings
+    (one value drawn from each list parameter) and the first target are fixed at reset.
 
     ## Episode End
-    Terminated when a command fails (wrong tile at an evaluation, or leaving the tile while the
-    tiles are red) or after the last command's evaluation. No time limit (a perfect episode is
-    274 steps, 118 in the grid variant). Final-step ``info``: ``reward``, ``length``, ``success``
-    (0/1), ``commands_completed`` (fraction). Every step's ``info``: ``ground_truth`` = the target
-    tile / (arena_size - 1).
-
-    ## Arguments
-    ``gym.make("MortarMayhem-v0", render_mode=None, **reset_params)``; every reset parameter (see
-    ``MortarMayhem.params`` or the README) can also be passed per episode as
-    ``reset(options={...})``.
+    Terminated when a command fails (the agent is not on the target when its tile is checked, or
+    leaves it while the other tiles are deadly) or when the last command is checked. There is no
+    time limit: with the defaults a perfect episode lasts 274 steps (the 40 display frames, of which
+    the reset observation is the first, then D + 1 = 19 steps to the first check and D + E = 24 for
+    each further command). Every reset and step ``info``: ``ground_truth``, the target tile (x, y) /
+    (``arena_size`` - 1). Final-step ``info``: ``reward`` (the return), ``length``, ``success`` (1
+    if every command succeeded), ``commands_completed`` (the fraction of commands executed
+    correctly; one whose tile was left while the others were deadly does not count).
     """
 
     env_id = "MortarMayhem-v0"
@@ -278,9 +291,9 @@ N_EPISODE_DRAWS = 7  # uniforms per episode before the commands: tile, jitter x/
 @njit(cache=True)
 def _new_episodes(state, commands, ids, counts, u, show_durations, show_delays, explosion_durations,
                   explosion_delays, jitter, endless):
-    """Start episodes for envs ``ids`` from their uniforms ``u`` (spec 3.2, 9): the spawn tile
-    (+ jitter of -2..1 px per axis), the timings (uniform over the given options), then each command
-    uniform among the allowed ones whose target stays inside the arena (any, on the torus)."""
+    """Start episodes for envs ``ids`` from their uniforms ``u``: the spawn tile (+ jitter of
+    -2..1 px per axis), the timings (uniform over the given options), then each command uniform
+    among the allowed ones whose target stays inside the arena (any, on the torus)."""
     for j in range(ids.shape[0]):
         e = state[ids[j]]
         n = e.arena
@@ -318,7 +331,7 @@ def _new_episodes(state, commands, ids, counts, u, show_durations, show_delays, 
 
 @njit(cache=True)
 def _step(state, commands, actions, active, grid, endless, reward, terminated, truncated, new_command):
-    """Advance every active env by one step (spec 3.3 and 4.3); see ``MortarMayhem``."""
+    """Advance every active env by one step; see ``MortarMayhem`` and ``EndlessMortarMayhem``."""
     for i in range(state.shape[0]):
         reward[i] = 0.0
         terminated[i] = truncated[i] = new_command[i] = False
@@ -415,8 +428,28 @@ def _draw(state, commands, ids, frames, backgrounds, agent_dy, agent_dx, agent_r
 
 
 class MortarMayhemGrid(MortarMayhem):
-    """``MortarMayhem-Grid-v0``: grid movement (turn left/right, one tile forward), only the four
-    cardinal commands and stay, D = 6, E = 2; a perfect episode is 118 steps."""
+    """Mortar Mayhem, grid variant (``MortarMayhem-Grid-v0``): memorise a sequence of commands, then
+    execute it tile by tile.
+
+    As ``MortarMayhem-v0`` but the agent moves from tile centre to tile centre, only the four
+    cardinal commands and stay are used (``allowed_commands`` = 5) and the timing is tighter (D = 6,
+    E = 2). Original suite (``memory-gym`` 1.0.2): ``memory_gym/mortar_mayhem_grid.py``.
+
+    ## Action Space
+    ``Discrete(4)``: 0 no-op, 1 turn left, 2 turn right, 3 one tile forward in the direction the
+    agent faces (no move at the arena's edge). The agent always stands on a tile centre. Actions are
+    ignored during the display phase.
+
+    ## Episode End
+    Terminated when a command fails (the agent is not on the target when its tile is checked, or
+    leaves it while the other tiles are deadly) or when the last command is checked. There is no
+    time limit: with the defaults a perfect episode lasts 118 steps (the 40 display frames, then D +
+    1 = 7 steps to the first check and D + E = 8 for each further command). Every reset and step
+    ``info``: ``ground_truth``, the target tile (x, y) / (``arena_size`` - 1). Final-step ``info``:
+    ``reward`` (the return), ``length``, ``success`` (1 if every command succeeded),
+    ``commands_completed`` (the fraction of commands executed correctly; one whose tile was left
+    while the others were deadly does not count).
+    """
 
     env_id = "MortarMayhem-Grid-v0"
     grid = True
@@ -427,8 +460,45 @@ class MortarMayhemGrid(MortarMayhem):
 
 
 class MortarMayhemB(MortarMayhem):
-    """``MortarMayhemB-v0`` ("act only"): no display phase; the command list is part of every
-    observation (``vector_observation``); the spawn is jittered by -2..1 px per axis."""
+    """Mortar Mayhem "act only" (``MortarMayhemB-v0``): execute a sequence of commands that is given in
+    every observation.
+
+    Original suite (``memory-gym`` 1.0.2): ``memory_gym/mortar_mayhem_b.py`` ("MMAct").
+
+    ## Description
+    ``MortarMayhem-v0`` without the display phase: the whole command sequence (at most 20 commands)
+    is part of every observation as a vector, so the agent need not memorise the commands, only keep
+    track of how far it has got. The act phase starts with the first observation: the agent has
+    ``explosion_delay`` (D) steps to walk to the tile the first command leads to; then its tile is
+    checked, every other tile turns deadly (red) for ``explosion_duration`` (E) frames, and it must
+    stay where it is until they are safe again; then the next command's target becomes active.
+    Commands: right, down, left, up, stay, right_down, right_up, left_down, left_up, each leading to
+    the neighbouring tile in that direction (stay: the same tile); ``allowed_commands`` keeps the
+    first N. Each command is drawn uniformly among the allowed ones whose target lies inside the
+    arena.
+
+    ## Observation Space
+    ``Dict(visual_observation=Box(0, 255, (84, 84, 3), uint8), vector_observation=Box(0, 1, (180,),
+    float32))``. ``visual_observation``: the image of ``MortarMayhem-v0`` (tiles, agent, red deadly
+    tiles) without command symbols. ``vector_observation``: 20 slots of 9 values, slot i the one-hot
+    code of command i in the order stay, right, left, up, down, right_down, right_up, left_down,
+    left_up (not the order above); unused slots are 0. It is the same on every step of an episode.
+
+    ## Starting State
+    The agent stands near the centre of a uniformly random tile (shifted by -2..1 px per axis),
+    facing up. The commands, the timings (one value drawn from each list parameter) and the first
+    target are fixed at reset.
+
+    ## Episode End
+    Terminated when a command fails (the agent is not on the target when its tile is checked, or
+    leaves it while the other tiles are deadly) or when the last command is checked. There is no
+    time limit: with the defaults a perfect episode lasts 235 steps (D + 1 = 19 steps to the first
+    check, then D + E = 24 for each further command). Every reset and step ``info``:
+    ``ground_truth``, the target tile (x, y) / (``arena_size`` - 1). Final-step ``info``: ``reward``
+    (the return), ``length``, ``success`` (1 if every command succeeded), ``commands_completed``
+    (the fraction of commands executed correctly; one whose tile was left while the others were
+    deadly does not count).
+    """
 
     env_id = "MortarMayhemB-v0"
     act_only = True
@@ -440,7 +510,31 @@ class MortarMayhemB(MortarMayhem):
 
 
 class MortarMayhemBGrid(MortarMayhemB):
-    """``MortarMayhemB-Grid-v0``: the act-only variant with grid movement."""
+    """Mortar Mayhem "act only", grid variant (``MortarMayhemB-Grid-v0``): execute a given sequence of
+    commands tile by tile.
+
+    As ``MortarMayhemB-v0`` but the agent moves from tile centre to tile centre, only the four
+    cardinal commands and stay are used (``allowed_commands`` = 5) and the timing is tighter (D = 6,
+    E = 2). Original suite (``memory-gym`` 1.0.2): ``memory_gym/mortar_mayhem_b_grid.py``.
+
+    ## Action Space
+    ``Discrete(4)``: 0 no-op, 1 turn left, 2 turn right, 3 one tile forward in the direction the
+    agent faces (no move at the arena's edge). The agent always stands on a tile centre.
+
+    ## Starting State
+    The agent stands on the centre of a uniformly random tile, facing up. The commands, the timings
+    (one value drawn from each list parameter) and the first target are fixed at reset.
+
+    ## Episode End
+    Terminated when a command fails (the agent is not on the target when its tile is checked, or
+    leaves it while the other tiles are deadly) or when the last command is checked. There is no
+    time limit: with the defaults a perfect episode lasts 79 steps (D + 1 = 7 steps to the first
+    check, then D + E = 8 for each further command). Every reset and step ``info``:
+    ``ground_truth``, the target tile (x, y) / (``arena_size`` - 1). Final-step ``info``: ``reward``
+    (the return), ``length``, ``success`` (1 if every command succeeded), ``commands_completed``
+    (the fraction of commands executed correctly; one whose tile was left while the others were
+    deadly does not count).
+    """
 
     env_id = "MortarMayhemB-Grid-v0"
     grid = True
@@ -451,12 +545,60 @@ class MortarMayhemBGrid(MortarMayhemB):
 
 
 class EndlessMortarMayhem(MortarMayhem):
-    """``Endless-MortarMayhem-v0``: "I packed my bag". A 6x6 torus arena filling the screen (the
-    agent wraps around, targets are taken modulo 6). Round r shows only its newly appended command,
-    then the whole sequence of r commands is executed from where the last round ended. The episode
-    ends on the first failure, or is truncated at ``max_steps`` (default -1: never). ``info``:
-    ``ground_truth`` = target tile / 5 every step; final step ``reward``, ``length``,
-    ``commands_completed`` (count), ``max_command_sequence``."""
+    """Endless Mortar Mayhem (``Endless-MortarMayhem-v0``): "I packed my bag" with commands, one more
+    every round, for as long as the agent keeps up.
+
+    Original suite (``memory-gym`` 1.0.2): ``memory_gym/endless_mortar_mayhem.py``.
+
+    ## Description
+    The arena is 6x6 tiles of 14 px filling the whole screen, and a torus: the agent leaving one
+    edge re-enters at the opposite one, and targets wrap around likewise. The episode runs in
+    rounds. The first round shows ``initial_command_count`` commands; every later round appends one
+    command to the sequence and shows only that new one (each for ``command_show_duration`` frames
+    followed by ``command_show_delay`` blank frames, while the agent cannot move). Then the agent
+    must execute the whole sequence from its first command on, starting from the tile where the last
+    round ended. As in ``MortarMayhem-v0`` it has ``explosion_delay`` (D) steps to walk to each
+    command's target; then its tile is checked, every other tile turns deadly (red) for
+    ``explosion_duration`` (E) frames, and it must stay where it is until they are safe again. At a
+    round's end the new command is shown while the last check's deadly tiles are still on (the agent
+    is frozen then, so it cannot fail). Commands, in this order: right, down, left, up, stay,
+    right_down, right_up, left_down, left_up; each is drawn uniformly among the first
+    ``allowed_commands`` (any target is inside the torus).
+
+    ## Action Space
+    ``MultiDiscrete([3, 3])``: [horizontal: 0 none, 1 left, 2 right; vertical: 0 none, 1 up, 2
+    down]. The agent turns to face its move and moves ``agent_speed`` px (each component of the move
+    truncated: 3 px straight and 2 px per axis diagonally by default); a centre that leaves the
+    screen by more than half the agent's radius re-enters at the opposite edge. Actions are ignored
+    while a command is shown.
+
+    ## Observation Space
+    ``Box(0, 255, (84, 84, 3), uint8)``: an RGB image, indexed [y][x][channel]: the 6x6 arena (dark
+    blue tiles with a lighter border, no black margin), the agent (a peach disc whose two dark hands
+    show where it faces), the new command's symbol over the middle while it is shown, the deadly
+    tiles red (unless ``visual_feedback`` is off). The reset observation already shows the first
+    command.
+
+    ## Rewards
+    ``reward_command_success`` (0.1) for each command executed correctly,
+    ``reward_new_command_success`` (0) on top for the last command of a round, and
+    ``reward_command_failure`` (0) when a command fails. A perfect agent's return grows without
+    bound: round r pays r commands.
+
+    ## Starting State
+    The agent stands near the centre of a uniformly random tile (shifted by -2..1 px per axis),
+    facing up. The first round's commands and the timings (one value drawn from each list parameter)
+    are fixed at reset; each later round draws its new command when it begins.
+
+    ## Episode End
+    Terminated when a command fails (the agent is not on the target when its tile is checked, or
+    leaves it while the other tiles are deadly); a perfect agent never fails. Truncated when the
+    step count reaches ``max_steps`` (default -1: never). Every reset and step ``info``:
+    ``ground_truth``, the target tile (x, y) / 5. Final-step ``info``: ``reward`` (the return),
+    ``length``, ``commands_completed`` (the number of commands executed correctly),
+    ``max_command_sequence`` (the sequence length minus one, 0 in the first round: with the default
+    ``initial_command_count`` the longest sequence executed completely).
+    """
 
     env_id = "Endless-MortarMayhem-v0"
     endless = True
@@ -464,27 +606,22 @@ class EndlessMortarMayhem(MortarMayhem):
 
 
 class MortarMayhemEnv(MemoryGymEnv):
-    __doc__ = MortarMayhem.__doc__
     task_class = MortarMayhem
 
 
 class MortarMayhemGridEnv(MemoryGymEnv):
-    __doc__ = MortarMayhemGrid.__doc__
     task_class = MortarMayhemGrid
 
 
 class MortarMayhemBEnv(MemoryGymEnv):
-    __doc__ = MortarMayhemB.__doc__
     task_class = MortarMayhemB
 
 
 class MortarMayhemBGridEnv(MemoryGymEnv):
-    __doc__ = MortarMayhemBGrid.__doc__
     task_class = MortarMayhemBGrid
 
 
 class EndlessMortarMayhemEnv(MemoryGymEnv):
-    __doc__ = EndlessMortarMayhem.__doc__
     task_class = EndlessMortarMayhem
 
 

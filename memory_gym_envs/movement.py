@@ -1,4 +1,8 @@
-"""The agent's movement rules (spec ENVS.md 2.2), shared by every task that moves the agent sprite.
+"""The agent's movement rules, shared by every task that moves the agent sprite.
+
+As the original's ``memory_gym/character_controller.py``: continuous moves of ``agent_speed`` px
+with each component truncated, grid moves from tile centre to tile centre, and Endless Mortar
+Mayhem's wrap-around at the screen's edges.
 
 Numba helpers on one env's state record ``e``, which needs the fields ``pos`` (int64 (2,), the
 centre x, y in px), ``facing`` (45-degree steps counter-clockwise from up: the agent sprite's

@@ -1,4 +1,7 @@
-"""Mystery Path: walk an invisible path, remembering where it went on (spec ENVS.md sections 5-6).
+"""Mystery Path: walk an invisible path, remembering where it went on.
+
+The task of the original's ``memory_gym/mystery_path.py`` (and ``mystery_path_grid.py``,
+``endless_mystery_path.py``) in https://github.com/MarcoMeter/drl-memory-gym.
 
 Ids: ``MysteryPath-v0``, ``MysteryPath-Grid-v0`` (one batched task, ``MysteryPath``, with a grid
 flag) and ``Endless-MysteryPath-v0`` (``EndlessMysteryPath``: 7x7 paths chained left to right,
@@ -64,7 +67,7 @@ def background_strip() -> np.ndarray:
 def _finite_params(grid: bool) -> dict[str, Param]:
     t = {
         "max_steps": Param(128 if grid else 512, int, -1, MAX_STEPS,
-                           doc="truncate the episode when t == max_steps (never if < 1)"),
+                           doc="truncate the episode at this step count (never if < 1)"),
         "agent_scale": Param(0.25, float, 0.1, 1.0, doc="sprite and collision scale; radius = int(25 * scale)"),
     }
     if not grid:
@@ -86,43 +89,46 @@ def _finite_params(grid: bool) -> dict[str, Param]:
 class MysteryPath(Task):
     """Mystery Path (``MysteryPath-v0``): find the invisible path across the screen.
 
+    Original suite (``memory-gym`` 1.0.2): ``memory_gym/mystery_path.py``.
+
     ## Description
-    The screen is a 7x7 grid of 12-px tiles, all black. An invisible path of 4-adjacent tiles
-    leads from an origin tile on one edge to a goal tile on the opposite edge, winding around
-    walls (random, invisible too). The agent starts on the origin and must reach the goal.
-    Stepping off the path shows a red cross on the agent for one frame; on the next step the agent
-    is back on the origin (the action of that step is ignored), so it must remember which ways
-    failed and which tiles were on the path. Paths are 10.1 tiles long on average (7 to ~15).
+    The screen is a 7x7 grid of 12-px tiles, all black. An invisible path of 4-adjacent tiles leads
+    from an origin tile on one edge (chosen by ``cardinal_origin_choice``) to a goal tile on the
+    opposite edge, winding around walls that are invisible too. The agent starts on the origin and
+    must reach the goal. Stepping off the path shows a red cross on the agent for one frame; on the
+    next step the agent is back on the origin (that step's action is ignored), so it must remember
+    which ways failed and which tiles were on the path. Paths come from the original's randomised
+    A*-like search, quirks included (``memory_gym_envs/paths.py``), which makes them wind: 10.1
+    tiles long on average (7 to about 15, origin and goal included).
 
     ## Action Space
-    ``MultiDiscrete([3, 3])``: [horizontal: 0 none, 1 left, 2 right; vertical: 0 none, 1 up,
-    2 down], 3 px per step (diagonal: 2 px per axis), the centre clamped to the screen.
-    Grid variant: ``Discrete(4)``: 0 no-op, 1 turn left, 2 turn right, 3 one tile forward.
+    ``MultiDiscrete([3, 3])``: [horizontal: 0 none, 1 left, 2 right; vertical: 0 none, 1 up, 2
+    down]. The agent turns to face its move and moves ``agent_speed`` px (each component of the move
+    truncated: 3 px straight and 2 px per axis diagonally by default); its disc stays on the screen.
+    The tile under its centre is where it stands.
 
     ## Observation Space
-    ``Box(0, 255, (84, 84, 3), uint8)``, an RGB image in [y][x] layout: black, the agent, the
-    cross in the frame of a fall-off; origin (blue) and goal (green) only if ``show_origin`` /
-    ``show_goal``.
+    ``Box(0, 255, (84, 84, 3), uint8)``: an RGB image, indexed [y][x][channel]. Black, the agent (a
+    peach disc whose two dark hands show where it faces) and, in the frame of a fall-off, a red
+    cross on it (unless ``visual_feedback`` is off); the origin tile blue and the goal tile green
+    only if ``show_origin`` / ``show_goal``.
 
     ## Rewards
-    ``reward_path_progress`` (0.1; grid: 0) on the first visit of each path tile except origin
-    and goal, ``reward_goal`` (1.0) on reaching the goal, ``reward_fall_off`` (0) per fall-off,
-    ``reward_step`` (0) every step. A perfect agent's return is 0.1 * (path tiles - 2) + 1.0
-    (grid: 1.0).
+    ``reward_path_progress`` (0.1) on the first visit of each path tile except the origin and the
+    goal, ``reward_goal`` (1.0) on reaching the goal, ``reward_fall_off`` (0) per fall-off and
+    ``reward_step`` (0) on every step. A perfect agent returns 0.1 * (path tiles - 2) + 1.0 with the
+    defaults.
 
     ## Starting State
-    The agent stands on the centre of the origin tile, facing up.
+    The agent stands on the centre of the origin tile, facing up. The origin's edge (one value drawn
+    from ``cardinal_origin_choice``), the walls and the path are fixed at reset.
 
     ## Episode End
-    Terminated on reaching the goal; truncated at ``max_steps`` (512; grid: 128). Final-step
-    ``info``: ``reward`` (return), ``length``, ``success`` (0/1), ``num_fails`` (fall-offs).
-    Every step's ``info``: ``ground_truth``, the direction from the agent's last path tile to the
-    next path tile, one-hot [east, north, south, west] (all 0 on the goal).
-
-    ## Arguments
-    ``gym.make("MysteryPath-v0", render_mode=None, **reset_params)``; every reset parameter (see
-    ``MysteryPath.params`` or the README) can also be passed per episode as
-    ``reset(options={...})``.
+    Terminated on reaching the goal; truncated when the step count reaches ``max_steps`` (512).
+    Falling off never ends the episode. Every reset and step ``info``: ``ground_truth``, the
+    direction from the last path tile the agent stood on to the next one, one-hot [east, north,
+    south, west] (all 0 on the goal). Final-step ``info``: ``reward`` (the return), ``length``,
+    ``success`` (1 if the goal was reached), ``num_fails`` (the number of fall-offs).
     """
 
     env_id = "MysteryPath-v0"
@@ -231,7 +237,7 @@ STATE = np.dtype([
 
 @njit(cache=True)
 def _new_episodes(state, ids, keys, cardinals, walls, path_index, path_xy, visited):
-    """Generate each env's path and put the agent on its origin (spec 5.2)."""
+    """Generate each env's path and put the agent on its origin."""
     px, py = np.empty(CAPACITY, np.int64), np.empty(CAPACITY, np.int64)
     for j in range(ids.shape[0]):
         i = ids[j]
@@ -278,7 +284,7 @@ def _finite_ground_truth(e, path_xy):
 
 @njit(cache=True)
 def _step(state, path_index, path_xy, visited, actions, active, grid, reward, terminated, truncated):
-    """Advance every active env by one step (spec 5.4); see ``MysteryPath``."""
+    """Advance every active env by one step; see ``MysteryPath``."""
     for i in range(state.shape[0]):
         reward[i] = 0.0
         terminated[i] = truncated[i] = False
@@ -336,8 +342,30 @@ def _draw(state, ids, frames, debug, agent_dy, agent_dx, agent_rgb, cross_dy, cr
 
 
 class MysteryPathGrid(MysteryPath):
-    """``MysteryPath-Grid-v0``: grid movement (turn left/right, one tile forward) on the tiles'
-    centres; forward onto a tile off the path is a fall-off. 128 steps, no progress reward."""
+    """Mystery Path, grid variant (``MysteryPath-Grid-v0``): find the invisible path across the screen
+    tile by tile.
+
+    As ``MysteryPath-v0`` but the agent moves from tile centre to tile centre, there is no progress
+    reward and the time limit is 128 steps. Original suite (``memory-gym`` 1.0.2):
+    ``memory_gym/mystery_path_grid.py``.
+
+    ## Action Space
+    ``Discrete(4)``: 0 no-op, 1 turn left, 2 turn right, 3 one tile forward in the direction the
+    agent faces (no move at the screen's edge); a step onto a tile off the path is a fall-off. The
+    agent always stands on a tile centre.
+
+    ## Rewards
+    ``reward_goal`` (1.0) on reaching the goal, ``reward_path_progress`` (0) on the first visit of
+    each path tile except the origin and the goal, ``reward_fall_off`` (0) per fall-off and
+    ``reward_step`` (0) on every step. A perfect agent returns 1.0 with the defaults.
+
+    ## Episode End
+    Terminated on reaching the goal; truncated when the step count reaches ``max_steps`` (128).
+    Falling off never ends the episode. Every reset and step ``info``: ``ground_truth``, the
+    direction from the last path tile the agent stood on to the next one, one-hot [east, north,
+    south, west] (all 0 on the goal). Final-step ``info``: ``reward`` (the return), ``length``,
+    ``success`` (1 if the goal was reached), ``num_fails`` (the number of fall-offs).
+    """
 
     env_id = "MysteryPath-Grid-v0"
     grid = True
@@ -350,7 +378,7 @@ class MysteryPathGrid(MysteryPath):
 # --- Endless Mystery Path ------------------------------------------------------------------------
 
 ENDLESS_PARAMS = {
-    "max_steps": Param(-1, int, -1, MAX_STEPS, doc="truncate the episode when t == max_steps (never if < 1)"),
+    "max_steps": Param(-1, int, -1, MAX_STEPS, doc="truncate the episode at this step count (never if < 1)"),
     "agent_scale": Param(0.25, float, 0.1, 1.0, doc="sprite scale; radius = int(25 * scale)"),
     "agent_speed": Param(3.0, float, 1.0, 12.0, doc="px per step; at most one tile"),
     "show_origin": Param(False, bool, doc="draw the origin tile blue (never drawn by the original)"),
@@ -371,50 +399,51 @@ ENDLESS_PARAMS = {
 class EndlessMysteryPath(Task):
     """Endless Mystery Path (``Endless-MysteryPath-v0``): an invisible path that never ends.
 
+    Original suite (``memory-gym`` 1.0.2): ``memory_gym/endless_mystery_path.py``.
+
     ## Description
-    7x7 Mystery Paths ("segments") chained left to right: segment k runs from world column 8k to
-    8k + 6, from the row where the previous one ended to a random row, followed by one transition
-    tile at column 8k + 7; every segment only steps east, north or south. The camera keeps the
-    agent at screen x = 6 + 12 * ``camera_offset_scale`` (66) while the world scrolls; the path
-    tiles behind the agent (``int(camera_offset_scale)`` columns back) are drawn, the tile under
-    it and everything ahead are not. Stamina: each new path tile refills it to ``stamina_level``
-    (20); every step costs one. A fall-off (leaving the path) shows the red cross for one frame and
-    sends the agent back to the very first tile, from where it must walk the known path again
-    (stamina refills on every tile then, no reward) and may fall off again only at or beyond its
-    frontier column and never twice on the same tile.
+    Mystery Paths of 7x7 tiles ("segments") chained from left to right: segment k runs from world
+    column 8k to 8k + 6, from the row where the previous one ended to a random row, followed by one
+    transition tile in column 8k + 7; segments only step east, north or south. The camera follows
+    the agent, which stays at a fixed screen x (66 px by default, set by ``camera_offset_scale``)
+    while the world scrolls. The path tiles behind the agent are drawn; the tile under it and
+    everything ahead are not. Stamina: every new path tile refills it to ``stamina_level``, every
+    step costs one. A fall-off (leaving the path) shows a red cross for one frame and sends the
+    agent back to the very first tile, from where it must walk the known path again (then every path
+    tile refills the stamina, but gives no reward); it may fall off again only at or beyond its
+    frontier (the easternmost column it reached) and never twice on the same tile.
 
     ## Action Space
-    ``Discrete(4)``: 0 none, 1 right, 2 up, 3 down; 3 px per step, no bounds.
+    ``Discrete(4)``: 0 none, 1 right, 2 up, 3 down (there is no way back west), ``agent_speed`` px
+    per step; nothing bounds the agent (leaving rows 0..6 is a fall-off).
 
     ## Observation Space
-    ``Box(0, 255, (84, 84, 3), uint8)``, an RGB image in [y][x] layout: black, the past path
-    white with (210, 210, 210) borders, the agent, the cross; optionally a scrolling background,
-    the origin tile and the stamina bar.
+    ``Box(0, 255, (84, 84, 3), uint8)``: an RGB image, indexed [y][x][channel]. Black, the path
+    tiles behind the agent white with a light grey border (``show_past_path``, back to
+    ``int(camera_offset_scale)`` columns behind the agent's), the agent (a peach disc whose two dark
+    hands show where it faces), the red cross in the frame of a fall-off (unless ``visual_feedback``
+    is off); optionally a scrolling tile background (``show_background``), the origin tile
+    (``show_origin``) and a stamina bar at the right edge (``show_stamina``).
 
     ## Rewards
-    ``reward_path_progress`` (0.1) on the first visit of each path tile (origin excluded),
-    ``reward_fall_off`` (0) per fall-off, ``reward_step`` (0) every step.
+    ``reward_path_progress`` (0.1) on the first visit of each path tile (the origin excluded),
+    ``reward_fall_off`` (0) per fall-off and ``reward_step`` (0) on every step. A segment dropped
+    from memory far behind the agent and rebuilt after a fall-off counts as visited: a tile that was
+    skipped through a shortcut (where a path touches itself) pays nothing later.
 
     ## Starting State
-    The agent stands on the origin tile (world column 0, a random row), facing right.
+    The agent stands on the origin tile (world column 0, a random row), facing right, with full
+    stamina. The segments follow from a key drawn at reset: segment k is built from the key and k
+    when the agent comes near it.
 
     ## Episode End
-    Terminated when the stamina runs out (an idle agent: after exactly 20 steps), on a fall-off
-    behind the frontier column, or on a second fall-off on the same tile; truncated at
-    ``max_steps`` (default -1: never). Every step's ``info``: ``ground_truth``, the direction
-    from the agent's last path tile to the next one, one-hot [east, north, south]. Final-step
-    ``info``: ``reward``, ``length``, ``num_fails``, ``max_x`` (frontier column), ``tiles_visited``.
-
-    ## Arguments
-    ``gym.make("Endless-MysteryPath-v0", render_mode=None, **reset_params)``; every reset
-    parameter (see ``EndlessMysteryPath.params`` or the README) can also be passed per episode as
-    ``reset(options={...})``.
-
-    Memory stays bounded however long an episode runs: each env keeps ``RING`` segments (the
-    agent's, the one behind it and those ahead). A segment is a function of the episode's key and
-    its index, so one that was dropped is rebuilt identically if a fall-off sends the agent back
-    to it; its tiles then count as visited (a tile the agent skipped through a shortcut where the
-    path touches itself gives no reward later; the original would still reward it).
+    Terminated when the stamina runs out (an idle agent: after ``stamina_level`` = 20 steps), on a
+    fall-off behind the frontier column, or on a second fall-off on the same tile; truncated when
+    the step count reaches ``max_steps`` (default -1: never). Every reset and step ``info``:
+    ``ground_truth``, the direction from the last path tile the agent stood on to the next one,
+    one-hot [east, north, south]. Final-step ``info``: ``reward`` (the return), ``length``,
+    ``num_fails`` (the number of fall-offs), ``max_x`` (the frontier column), ``tiles_visited`` (the
+    path tiles rewarded).
     """
 
     env_id = "Endless-MysteryPath-v0"
@@ -485,6 +514,10 @@ class EndlessMysteryPath(Task):
 
 class Ring:
     """The resident segments of N endless envs: ``RING`` slots per env, segment k in slot k % RING.
+
+    Memory stays bounded however long an episode runs: an env keeps the agent's segment, the one
+    behind it and those ahead. A segment is a function of the episode's key and its index, so one
+    that was dropped is rebuilt identically when a fall-off sends the agent back to it.
 
     ``segment[i, s]``: the segment index in slot s (-1: empty); ``length``: its tiles, the
     transition tile included; ``index[i, s, y, x]``: a tile's position on the segment or -1, for
@@ -632,7 +665,7 @@ def _remember_fall(e, x, y):
 @njit(cache=True)
 def _endless_step(state, segment, length, index, xy, rewarded, refilled, actions, active,
                   reward, terminated, truncated):
-    """Advance every active env by one step (spec 6.4); see ``EndlessMysteryPath``."""
+    """Advance every active env by one step; see ``EndlessMysteryPath``."""
     for i in range(state.shape[0]):
         reward[i] = 0.0
         terminated[i] = truncated[i] = False
@@ -694,7 +727,7 @@ def _path_tile(f, x, y, fill, border):
 @njit(cache=True)
 def _endless_draw(state, segment, length, xy, ids, frames, debug, background,
                   agent_dy, agent_dx, agent_rgb, cross_dy, cross_dx, cross_rgb):
-    """Draw envs ``ids`` into black ``frames`` (spec 6.3); ``debug``: every resident path tile
+    """Draw envs ``ids`` into black ``frames``; ``debug``: every resident path tile
     grey instead of the past path, and the stamina bar."""
     for j in range(ids.shape[0]):
         i = ids[j]
@@ -750,17 +783,14 @@ def _endless_draw(state, segment, length, xy, ids, frames, debug, background,
 # --- env classes ---------------------------------------------------------------------------------
 
 class MysteryPathEnv(MemoryGymEnv):
-    __doc__ = MysteryPath.__doc__
     task_class = MysteryPath
 
 
 class MysteryPathGridEnv(MemoryGymEnv):
-    __doc__ = MysteryPathGrid.__doc__
     task_class = MysteryPathGrid
 
 
 class EndlessMysteryPathEnv(MemoryGymEnv):
-    __doc__ = EndlessMysteryPath.__doc__
     task_class = EndlessMysteryPath
 
 

@@ -1,4 +1,7 @@
-"""Mystery Path's path generator (spec ENVS.md 5.2): walls on a 7x7 grid and a quirky A*-like search.
+"""Mystery Path's path generator: walls on a 7x7 grid and a quirky A*-like search.
+
+The original generates its paths in ``memory_gym/pygame_assets.py`` (walls, then a search from
+the origin to the goal); this is our own compiled version of that procedure.
 
 The original's search is not a correct A*; its two quirks make paths winding and usually longer
 than the shortest way, and that distribution of path shapes is part of the task's difficulty, so
@@ -169,7 +172,7 @@ def _search(state, walls, origin_x, origin_y, goal_x, goal_y, path_x, path_y):
 
 @njit(cache=True)
 def edge_path(state, cardinal, walls, path_x, path_y):
-    """A Mystery Path (spec 5.2): origin and goal uniform on opposite edges, 0: left -> right,
+    """A Mystery Path: origin and goal uniform on opposite edges, 0: left -> right,
     1: right -> left, 2: top -> bottom, 3: bottom -> top. Returns the length; walls that block
     every way (never seen in practice) are drawn again."""
     last = CELLS - 1

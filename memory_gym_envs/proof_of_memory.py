@@ -1,8 +1,9 @@
-"""ProofofMemory-v0: a seconds-long check that an agent's memory works (spec: ENVS.md section 15).
+"""ProofofMemory-v0: a seconds-long check that an agent's memory works.
 
-Not part of the original suite: the tiny vector task of CleanRL's ``ppo_trxl`` under the same id,
-so commands written for CleanRL run unchanged. State and step are a handful of NumPy operations
-over all envs; no kernel is needed.
+Not part of the original suite: the tiny vector task that CleanRL's ``ppo_trxl`` example
+registers under the same id, so commands written for CleanRL run unchanged. State and step are a
+handful of NumPy operations over all envs; no kernel is needed. ``docs/design.md`` walks through
+this file as the example of how a task plugs into the core.
 """
 from __future__ import annotations
 
@@ -25,26 +26,30 @@ class ProofOfMemory(Task):
     ## Description
     A 1-D track of 11 cells at -1.0, -0.8, ..., 1.0. Both ends are goals; each episode one end is
     the good goal (+1) and the other the bad goal (-1), uniformly at random. The goal signs are
-    visible in the reset observation and the observations of the first two steps, during which
-    the agent is frozen; then they disappear, and the agent has to remember which end to walk to.
+    visible in the reset observation and the observations of the first two steps, during which the
+    agent is frozen; then they disappear, and the agent has to remember which end to walk to. Not
+    part of the original suite: a task that a memory agent solves in seconds and a memory-less one
+    cannot, to check that an agent's memory works.
 
     ## Action Space
     ``Discrete(2)``: 0 move left by 0.2, 1 move right by 0.2 (ignored during the first 2 steps).
 
     ## Observation Space
-    ``Box(-1, 1, (3,), float32)``: [sign of the left goal, position, sign of the right goal]
-    (signs read 0 from the third step on).
+    ``Box(-1, 1, (3,), float32)``: [sign of the left goal, position, sign of the right goal] (the
+    signs read 0 from the third step on). ``render()`` draws it as an 84x84 image: the 11 cells
+    grey, the goals green (good) and red (bad) while their signs are shown, the agent white.
 
     ## Rewards
-    -0.1 for every moving step that does not end on a goal; +1.6 at the good goal, -1.6 at the
-    bad one. A memory agent returns about 1.2 on average, a memory-less one about 0.
+    -0.1 for every moving step that does not end on a goal; +1.6 at the good goal, -1.6 at the bad
+    one. A memory agent returns about 1.2 on average, a memory-less one about 0.
 
     ## Starting State
-    Position uniform in {-0.4, -0.2, 0.0, 0.2, 0.4}.
+    Position uniform in {-0.4, -0.2, 0.0, 0.2, 0.4}; the good goal's side uniform.
 
     ## Episode End
-    Terminated at either goal; truncated after ``max_steps`` (16) steps. Final-step ``info``:
-    ``reward``, ``length``, ``success`` (1 if the good goal was reached).
+    Terminated at either goal; truncated when the step count reaches ``max_steps`` (16). Final-step
+    ``info``: ``reward`` (the return), ``length``, ``success`` (1 if the good goal was reached). No
+    other info keys.
     """
 
     env_id = "ProofofMemory-v0"
@@ -120,7 +125,6 @@ class ProofOfMemory(Task):
 
 
 class ProofOfMemoryEnv(MemoryGymEnv):
-    __doc__ = ProofOfMemory.__doc__
     task_class = ProofOfMemory
 
 

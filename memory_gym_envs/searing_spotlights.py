@@ -1,4 +1,7 @@
-"""Searing Spotlights: remember where you are in the dark (spec: ENVS.md sections 7-8).
+"""Searing Spotlights: remember where you are in the dark.
+
+The task of the original's ``memory_gym/searing_spotlights.py`` (and
+``endless_searing_spotlights.py``) in https://github.com/MarcoMeter/drl-memory-gym.
 
 Ids: ``SearingSpotlights-v0`` and ``Endless-SearingSpotlights-v0``. One batched implementation
 (``SearingSpotlights``) serves both; the endless variant differs in a class flag and its
@@ -6,12 +9,12 @@ parameter table.
 
 Rendering. The original draws a lit scene (board, coins, exit, agent), then a black overlay whose
 alpha rises by 42 per step with a transparent hole per spotlight, then the HUD. SDL blends black
-over a colour ``d`` with alpha ``a`` as ``d - d * a // 255`` (measured on the reference frames: a
-white pixel reads 255, 213, 171, 129, 87, 45, 3, 0 over the first steps, the agent's body
-(250, 204, 153) reads (127, 104, 78) at alpha 126); ``DIM`` tabulates it. From alpha 255 on (step
-7 with the defaults) everything outside the spotlights is black, so the draw kernel only copies
-the pixels of each spotlight disc from the precomputed board and draws the sprites that fall
-inside a disc; the per-pixel blend runs only during the first dimming steps.
+over a colour ``d`` with alpha ``a`` as ``d - d * a // 255`` (measured on the original's frames in
+``tests/data``: a white pixel reads 255, 213, 171, 129, 87, 45, 3, 0 over the first steps, the
+agent's body (250, 204, 153) reads (127, 104, 78) at alpha 126); ``DIM`` tabulates it. From alpha
+255 on (step 7 with the defaults) everything outside the spotlights is black, so the draw kernel
+only copies the pixels of each spotlight disc from the precomputed board and draws the sprites that
+fall inside a disc; the per-pixel blend runs only during the first dimming steps.
 
 Randomness. Every env draws its uniforms from its own generator into a buffer (``rand``): at
 reset as many as the episode can use (the finite env pre-draws every later spotlight); the
@@ -134,13 +137,13 @@ def board(colour: tuple[int, int, int] | None, plain: tuple[int, int, int] = WHI
 def _params(endless: bool) -> dict[str, Param]:
     t: dict[str, Param] = {}
     if endless:
-        t["max_steps"] = Param(-1, int, -1, MAX_STEPS, doc="truncate the episode when t == max_steps (never if < 1)")
+        t["max_steps"] = Param(-1, int, -1, MAX_STEPS, doc="truncate the episode at this step count (never if < 1)")
         t["steps_per_coin"] = Param(160, int, 1, 100_000,
                                     doc="terminate if the coin is not collected within this many steps")
         t["initial_spawns"] = Param(3, int, 0, 50, doc="spotlights at reset")
         t["spawn_interval"] = Param(50, int, 1, 1000, doc="one new spotlight every N steps, without limit")
     else:
-        t["max_steps"] = Param(256, int, -1, MAX_STEPS, doc="truncate the episode when t == max_steps (never if < 1)")
+        t["max_steps"] = Param(256, int, -1, MAX_STEPS, doc="truncate the episode at this step count (never if < 1)")
         t["initial_spawns"] = Param(4, int, 0, 50, doc="spotlights at reset")
         t["num_spawns"] = Param(30, int, 0, 1000, doc="the most spotlights spawned after the reset")
         t["initial_spawn_interval"] = Param(30.0, float, 0.0, 1000.0, doc="I: a new spotlight every int(I + T) "
@@ -227,46 +230,57 @@ STATE = np.dtype([
 class SearingSpotlights(Task):
     """Searing Spotlights (``SearingSpotlights-v0``): remember where you are in the dark.
 
+    Original suite (``memory-gym`` 1.0.2): ``memory_gym/searing_spotlights.py``.
+
     ## Description
-    A blue and white chessboard is fully lit on the reset frame, then darkens over the first six
-    steps until only the spotlights show it. Spotlights (``initial_spawns`` = 4 at reset, then one
-    every 40 steps, at most ``num_spawns``) sweep across the screen on curved paths. The agent is
-    hit while its disc touches a spotlight's disc: it loses ``spot_damage`` health per step (however
-    many spotlights touch it) and the board turns red. The agent, the coin and the exit are visible
-    on the first frames and inside spotlights only, so the agent must remember where it is, where
-    the coin was and where the exit was: collect the coin(s), then reach the exit, which opens
-    once every coin is collected. The top bar shows the health (green, red where lost), the
-    previous action (grey none, purple left/up, orange right/down) and a yellow block if the
-    previous step's reward was positive (both one step late, as in the original).
+    A blue and white chessboard is fully lit in the reset observation, then darkens over the first
+    steps (the darkness rises by 255 / ``light_dim_off_duration`` per step) until only the
+    spotlights show it. Spotlights, discs of radius ``spot_min_radius``..``spot_max_radius``, sweep
+    across the screen on curved paths from just outside one side to just outside another:
+    ``initial_spawns`` at reset, then one every int(``initial_spawn_interval`` +
+    ``spawn_interval_threshold``) = 40 steps, at most ``num_spawns`` more. The agent is hit while
+    its disc touches a spotlight's: it loses ``spot_damage`` health per step, however many
+    spotlights touch it, and the board turns red (``visual_feedback``). The agent, the coin(s) and
+    the exit are drawn in the lit frames and inside spotlights only, so the agent must remember
+    where it is and where they were: collect every coin, then reach the exit, which opens once the
+    coins are collected. A bar at the top shows the health (green, red where lost), the previous
+    action and a yellow block if the previous step's reward was positive (the last two one step
+    late, as in the original).
 
     ## Action Space
-    ``MultiDiscrete([3, 3])``: [horizontal: 0 none, 1 left, 2 right; vertical: 0 none, 1 up,
-    2 down], 3 px per step (diagonal: 2 px per axis), kept below the top bar.
+    ``MultiDiscrete([3, 3])``: [horizontal: 0 none, 1 left, 2 right; vertical: 0 none, 1 up, 2
+    down]. The agent turns to face its move and moves ``agent_speed`` px (each component of the move
+    truncated: 3 px straight and 2 px per axis diagonally by default); its disc stays on the screen,
+    below the top bar.
 
     ## Observation Space
-    ``Box(0, 255, (84, 84, 3), uint8)``, an RGB image in [y][x] layout.
+    ``Box(0, 255, (84, 84, 3), uint8)``: an RGB image, indexed [y][x][channel]. The chessboard of
+    12-px squares (plain white with ``hide_chessboard``, black with white spotlight rims with
+    ``black_background``) under the darkness, lit inside the spotlights; the orange coin(s), the
+    exit (grey, green once open) and the agent (a peach disc whose two dark hands show where it
+    faces) where lit, or always if ``coins_visible`` / ``exit_visible`` / ``agent_visible``; the top
+    bar in rows 0..3: health, the previous action's two components (grey none, purple left/up,
+    orange right/down; ``show_last_action``) and the reward block (``show_last_positive_reward``).
 
     ## Rewards
-    ``reward_coin`` (0.25) per coin, ``reward_exit`` (1.0) for reaching the open exit; optional
-    ``reward_inside_spotlight``, ``reward_outside_spotlight`` (per step), ``reward_death`` and
-    ``reward_max_steps`` (all 0). Maximum return with the defaults: 1.25.
+    ``reward_coin`` (0.25) per coin and ``reward_exit`` (1.0) for reaching the open exit; on top,
+    all 0 by default: ``reward_inside_spotlight`` or ``reward_outside_spotlight`` on every step,
+    ``reward_death`` when the health runs out, ``reward_max_steps`` on the step the time limit ends
+    the episode. A perfect agent returns 1.25 with the defaults.
 
     ## Starting State
-    The agent at a random position (about 28 px or more from the coins and the exit), with a random
-    facing; the coin(s) and the exit at random positions at least 21 px apart; the spotlights just
-    off-screen.
+    The agent at a random position with a random facing (the screen centre with
+    ``sample_agent_position=False``); the coin(s) (one value drawn from ``num_coins``) and the exit
+    at random positions about 28 px or more from the agent and 21 px or more from each other; full
+    health; the spotlights just off-screen.
 
     ## Episode End
-    Terminated when the agent reaches the open exit (``success=1``; without ``use_exit``: when it
-    has collected every coin) or when its health reaches 0. Truncated at ``max_steps`` (256).
-    Final-step ``info``: ``reward`` (the return), ``length``, ``agent_health`` (fraction left),
-    ``coins_collected`` (fraction), ``success`` (0/1). Every step's ``info``: ``ground_truth`` =
-    [agent x, agent y, goal x, goal y] / 84, the goal being the next coin (then the exit).
-
-    ## Arguments
-    ``gym.make("SearingSpotlights-v0", render_mode=None, **reset_params)``; every reset parameter
-    (see ``SearingSpotlights.params`` or the README) can also be passed per episode as
-    ``reset(options={...})``.
+    Terminated when the agent reaches the open exit (``success`` = 1; with ``use_exit=False``: when
+    it has collected every coin) or when its health reaches 0. Truncated when the step count reaches
+    ``max_steps`` (256). Every reset and step ``info``: ``ground_truth`` = [agent x, agent y, goal
+    x, goal y] / 84, the goal being the next coin, then the exit. Final-step ``info``: ``reward``
+    (the return), ``length``, ``agent_health`` (the fraction left), ``coins_collected`` (the
+    fraction of the coins), ``success`` (0/1).
     """
 
     env_id = "SearingSpotlights-v0"
@@ -493,7 +507,7 @@ def _block(mask, row_free, x, y, radius) -> None:
 
 @njit(cache=True)
 def _sample(mask, row_free, e, u, radius):
-    """Spawn sampler (spec 7.3): a uniformly random unblocked pixel (any pixel once all are
+    """Spawn sampler: a uniformly random unblocked pixel (any pixel once all are
     blocked), block ``radius`` around it, add 2..3 px per axis. Returns (x, y)."""
     free = row_free.sum()
     k = int(_uniform(e, u) * (free if free > 0 else SCREEN * SCREEN))
@@ -520,7 +534,7 @@ def _sample_item(mask, row_free, e, u, radius):
 
 @njit(cache=True)
 def _spawn_spot(e, spots, u) -> None:
-    """Append a spotlight (spec 7.3): radius, speed, and a path from S toward T to O, three points
+    """Append a spotlight: radius, speed, and a path from S toward T to O, three points
     on a circle just outside the screen (angles a0, a1 = a0 + 180 + [-45, 45), a2 = a1 + [-135, 135))."""
     s = spots[e.n_spots]
     e.n_spots += 1
@@ -553,7 +567,7 @@ def _update_goal(e) -> None:
 
 @njit(cache=True)
 def _new_episodes(state, spots, rand, ids, mask, row_free):
-    """Start episodes for envs ``ids`` from their uniforms (spec 7.3, 9): facing, agent, initial
+    """Start episodes for envs ``ids`` from their uniforms: facing, agent, initial
     spotlights, coins, exit."""
     for j in range(ids.shape[0]):
         i = ids[j]
@@ -600,7 +614,7 @@ def _distance(ax, ay, bx, by) -> float:
 
 @njit(cache=True)
 def _step(state, spots, rand, actions, active, endless, reward, terminated, truncated, mask, row_free):
-    """Advance every active env by one step (spec 7.4, 8.2); returns how many envs need more
+    """Advance every active env by one step; returns how many envs need more
     uniforms before their next step."""
     low = 0
     for i in range(state.shape[0]):
@@ -782,7 +796,7 @@ def _draw_items(frame, e, above, debug, dy, dx, rgb, discs, n, near, span_lo, sp
 
 @njit(cache=True, inline="always")
 def _draw_hud(frame, e, action_colours) -> None:
-    """The top bar (spec 7.2): health, previous action, previous positive reward. Row 0 is
+    """The top bar: health, previous action, previous positive reward. Row 0 is
     drawn, then copied to rows 1..3."""
     row = frame[0]
     bar = 0 if e.bar_black else HUD_BAR[0]  # (grey: one value for the three channels)
@@ -811,7 +825,7 @@ def _draw_hud(frame, e, action_colours) -> None:
 @njit(cache=True)
 def _draw(state, spots, ids, frames, backgrounds, dy, dx, rgb, rim_dy, rim_dx, rim_rgb, rim_of,
           span_lo, span_hi, dim, bright, action_colours, mask, debug):
-    """Draw envs ``ids`` (spec 7.2): the lit scene under the darkness overlay (with a hole per
+    """Draw envs ``ids``: the lit scene under the darkness overlay (with a hole per
     spotlight), the items above it, the top bar."""
     discs = np.empty((spots.shape[1], 3), np.int64)
     near = np.empty((spots.shape[1], 3), np.int64)
@@ -856,16 +870,50 @@ def _draw(state, spots, ids, frames, backgrounds, dy, dx, rgb, rim_dy, rim_dx, r
 
 
 class EndlessSearingSpotlights(SearingSpotlights):
-    """``Endless-SearingSpotlights-v0``: one coin at a time, without an exit or an end.
+    """Endless Searing Spotlights (``Endless-SearingSpotlights-v0``): collect coin after coin in the
+    dark, while ever more spotlights sweep the screen.
 
-    Like ``SearingSpotlights-v0`` but: 3 spotlights at reset and a new one every ``spawn_interval``
-    (50) steps without limit; 10 health; exactly one coin, which is drawn above the darkness for
-    its first ``coin_show_duration`` (6) frames and replaced by a new one (at least 28 px away)
-    as soon as it is collected (+0.25). The episode terminates when the coin is not collected
-    within ``steps_per_coin`` (160) steps or when the health reaches 0; ``max_steps`` (default -1:
-    never) truncates it. ``info`` on every step: ``ground_truth`` = [agent x, agent y, coin x,
-    coin y] / 84; on the final step ``reward``, ``length``, ``agent_health`` (fraction),
-    ``coins_collected`` (count).
+    Original suite (``memory-gym`` 1.0.2): ``memory_gym/endless_searing_spotlights.py``.
+
+    ## Description
+    As ``SearingSpotlights-v0`` (a chessboard that goes dark, spotlights that show it and hurt the
+    agent), but without an exit and with exactly one coin at a time: as soon as the agent collects
+    it, a new coin appears at least 28 px away, drawn above the darkness for a few frames after it
+    appears (``coin_show_duration``); after that the agent must remember where it was. The agent
+    must collect a coin every ``steps_per_coin`` steps. Spotlights, discs of radius
+    ``spot_min_radius``..``spot_max_radius``, sweep across the screen on curved paths:
+    ``initial_spawns`` at reset, then one every ``spawn_interval`` steps without limit. The agent is
+    hit while its disc touches a spotlight's: it loses ``spot_damage`` health per step, however many
+    spotlights touch it, and the board turns red (``visual_feedback``). A bar at the top shows the
+    health, the previous action and a yellow block if the previous step's reward was positive (the
+    last two one step late). With ``coin_enabled=False`` there is no coin and no coin timer: the
+    agent only survives.
+
+    ## Observation Space
+    ``Box(0, 255, (84, 84, 3), uint8)``: an RGB image, indexed [y][x][channel]. The chessboard of
+    12-px squares (plain white with ``hide_chessboard``, black with white spotlight rims with
+    ``black_background``) under the darkness, lit inside the spotlights; the orange coin where lit,
+    during its first frames, or always if ``coins_visible``; the agent (a peach disc whose two dark
+    hands show where it faces) where lit, or always if ``agent_visible``; the top bar in rows 0..3
+    on black: health, the previous action's two components (grey none, purple left/up, orange
+    right/down; ``show_last_action``) and the reward block (``show_last_positive_reward``).
+
+    ## Rewards
+    ``reward_coin`` (0.25) per coin; on top, all 0 by default: ``reward_inside_spotlight`` or
+    ``reward_outside_spotlight`` on every step and ``reward_death`` when the health runs out. The
+    return grows with every coin, without bound.
+
+    ## Starting State
+    The agent at a random position with a random facing (the screen centre with
+    ``sample_agent_position=False``); the coin at a random position about 28 px or more from it;
+    full health; the spotlights just off-screen.
+
+    ## Episode End
+    Terminated when the coin is not collected within ``steps_per_coin`` (160) steps of its
+    appearance or when the health reaches 0; truncated when the step count reaches ``max_steps``
+    (default -1: never). Every reset and step ``info``: ``ground_truth`` = [agent x, agent y, coin
+    x, coin y] / 84. Final-step ``info``: ``reward`` (the return), ``length``, ``agent_health`` (the
+    fraction left), ``coins_collected`` (the number of coins).
     """
 
     env_id = "Endless-SearingSpotlights-v0"
@@ -874,12 +922,10 @@ class EndlessSearingSpotlights(SearingSpotlights):
 
 
 class SearingSpotlightsEnv(MemoryGymEnv):
-    __doc__ = SearingSpotlights.__doc__
     task_class = SearingSpotlights
 
 
 class EndlessSearingSpotlightsEnv(MemoryGymEnv):
-    __doc__ = EndlessSearingSpotlights.__doc__
     task_class = EndlessSearingSpotlights
 
 
