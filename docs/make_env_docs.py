@@ -31,7 +31,7 @@ from memory_gym_envs.params import Param  # noqa: E402
 OUT = ROOT / "docs" / "envs"
 PAPER = ("Pleines, Pallasch, Zimmer, Preuss: *Memory Gym: Towards Endless Tasks to Benchmark Memory "
          "Capabilities of Agents*, JMLR 26(6), 2025 ([arXiv:2309.17207](https://arxiv.org/abs/2309.17207))")
-ORIGINAL = "https://github.com/MarcoMeter/drl-memory-gym"
+ORIGINAL = "https://github.com/MarcoMeter/endless-memory-gym"
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 The task of the original's ``memory_gym/mortar_mayhem.py`` (and ``mortar_mayhem_grid.py``,
 ``mortar_mayhem_b.py``, ``mortar_mayhem_b_grid.py``, ``endless_mortar_mayhem.py``) in
-https://github.com/MarcoMeter/drl-memory-gym.
+https://github.com/MarcoMeter/endless-memory-gym.
 
 Ids: ``MortarMayhem-v0``, ``MortarMayhem-Grid-v0``, ``MortarMayhemB-v0``, ``MortarMayhemB-Grid-v0``,
 ``Endless-MortarMayhem-v0``. One batched implementation (``MortarMayhem``) serves all five; the

@@ -1,7 +1,7 @@
 """Mystery Path: walk an invisible path, remembering where it went on.
 
 The task of the original's ``memory_gym/mystery_path.py`` (and ``mystery_path_grid.py``,
-``endless_mystery_path.py``) in https://github.com/MarcoMeter/drl-memory-gym.
+``endless_mystery_path.py``) in https://github.com/MarcoMeter/endless-memory-gym.
 
 Ids: ``MysteryPath-v0``, ``MysteryPath-Grid-v0`` (one batched task, ``MysteryPath``, with a grid
 flag) and ``Endless-MysteryPath-v0`` (``EndlessMysteryPath``: 7x7 paths chained left to right,

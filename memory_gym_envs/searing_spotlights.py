@@ -1,7 +1,7 @@
 """Searing Spotlights: remember where you are in the dark.
 
 The task of the original's ``memory_gym/searing_spotlights.py`` (and
-``endless_searing_spotlights.py``) in https://github.com/MarcoMeter/drl-memory-gym.
+``endless_searing_spotlights.py``) in https://github.com/MarcoMeter/endless-memory-gym.
 
 Ids: ``SearingSpotlights-v0`` and ``Endless-SearingSpotlights-v0``. One batched implementation
 (``SearingSpotlights``) serves both; the endless variant differs in a class flag and its
