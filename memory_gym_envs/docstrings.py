@@ -68,13 +68,7 @@ def range_text(p: Param) -> str:
     """The allowed values of one value: ``[low, high]``, ``>= low``, ``<= high`` or ``any``."""
     if p.kind is bool:
         return "True / False"
-    if p.low is not None and p.high is not None:
-        return f"[{number(p.low)}, {number(p.high)}]"
-    if p.low is not None:
-        return f">= {number(p.low)}"
-    if p.high is not None:
-        return f"<= {number(p.high)}"
-    return "any"
+    return p.bounds(number) or "any"
 
 
 def param_line(name: str, p: Param) -> str:

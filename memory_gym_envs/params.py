@@ -39,17 +39,20 @@ class Param:
     sampled: bool = False
     doc: str = ""
 
+    def bounds(self, fmt=str) -> str:
+        """The range as ``[low, high]``, ``>= low``, ``<= high``, or "" without bounds."""
+        if self.low is not None and self.high is not None:
+            return f"[{fmt(self.low)}, {fmt(self.high)}]"
+        if self.low is not None:
+            return f">= {fmt(self.low)}"
+        return f"<= {fmt(self.high)}" if self.high is not None else ""
+
     def range_text(self) -> str:
         if self.kind is bool:
             return "a bool"
         name = "an int" if self.kind is int else "a number"
-        if self.low is not None and self.high is not None:
-            return f"{name} in [{self.low}, {self.high}]"
-        if self.low is not None:
-            return f"{name} >= {self.low}"
-        if self.high is not None:
-            return f"{name} <= {self.high}"
-        return name
+        bounds = self.bounds()
+        return f"{name} in {bounds}" if bounds.startswith("[") else f"{name} {bounds}".rstrip()
 
     def check(self, key: str, value: Any):
         """Return the normalised value (a tuple for sampled parameters) or raise ValueError."""
