@@ -16,7 +16,7 @@ without memory), four agents with one set of PPO settings per task (``PPO``, ``A
 
 Each run trains one thread (``OMP_NUM_THREADS=1``) for the task's steps, then its final
 checkpoint is evaluated with ``enjoy.py --eval`` (50 unseen seeds x 3 episodes, greedy actions).
-The suite is resumable: a finished run leaves ``--out``/runs/<task>/<agent>/<seed>/ with its record,
+The suite is resumable: a finished run leaves ``--out``/records/<task>/<agent>/<seed>/ with its record,
 its evaluation and its training curve (small files, committed) and is never run again; an
 interrupted run continues from its last checkpoint (``--resume``, every 10 iterations) in
 ``--work`` (default ``cpu_suite_runs/``: checkpoints and TensorBoard logs, not committed). Results
@@ -118,7 +118,7 @@ class Run:
     def __init__(self, work: str, out: str, task_name: str, agent: str, seed: int):
         self.task_name, self.task, self.agent, self.seed = task_name, TASKS[task_name], agent, seed
         self.dir = os.path.join(work, task_name, slug(agent), str(seed))
-        self.result = os.path.join(out, "runs", task_name, slug(agent), str(seed))
+        self.result = os.path.join(out, "records", task_name, slug(agent), str(seed))
         self.record_path = os.path.join(self.result, "record.json")
 
     def __str__(self):

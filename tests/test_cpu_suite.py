@@ -27,7 +27,7 @@ def test_the_suite_runs_evaluates_reports_and_resumes(tmp_path):
                                                                            ("mortar", "GRU no memory", 1)]
     for x in records:
         assert x["steps"] == 2048 and x["metric"] == "success" and 0 <= x["eval_success"] <= 1 and x["wall_s"] > 0
-    result = out / "runs" / "mortar" / "GRU" / "1"
+    result = out / "records" / "mortar" / "GRU" / "1"
     evaluation = json.loads((result / "eval.json").read_text())
     assert len(evaluation["episodes"]) == 150 and not os.path.isabs(evaluation["model"])
     assert json.loads((result / "curve.json").read_text())["tag"] == "episode/success"
