@@ -120,7 +120,7 @@ def write_json(result: dict, path: str) -> None:
             os.remove(tmp)
 
 
-def load(path: str, device):
+def load(path: str):
     """The training script's module, its Args as saved, the weights and the global step (if known)."""
     from ppo_trxl import load_checkpoint  # both scripts read files the same way: weights_only=True, no code runs
 
@@ -330,7 +330,7 @@ def show(module, args, weights, a, device):
 def main(argv=None):
     a = parse_args(sys.argv[1:] if argv is None else argv)
     device = torch.device(a.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    module, args, weights, global_step = load(a.model, device)
+    module, args, weights, global_step = load(a.model)
     module.check_args(args)  # e.g. an env id that is no longer registered: one clear line
     torch.manual_seed(a.start_seed)  # --sample: reproducible for the same --num-envs
     if a.render or a.video:

@@ -64,7 +64,7 @@ def test_episodes_are_functions_of_their_seeds(script, tiny_runs):
     """However many envs share the work, an episode is the same (a seeded reset per episode, the
     memory reset with it); greedy repeats of a seed play the same episode."""
     path = os.path.join(tiny_runs[script], "checkpoint.pt")
-    module, args, weights, step = enjoy.load(path, torch.device("cpu"))
+    module, args, weights, step = enjoy.load(path)
     results = [enjoy.evaluate(module, args, weights, step, enjoy.parse_args(
         [path, "--eval", "--num-seeds", "5", "--repeats", "2", "--num-envs", n]), torch.device("cpu"))["episodes"]
         for n in ("1", "3")]
