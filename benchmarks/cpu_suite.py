@@ -35,6 +35,7 @@ import dataclasses
 import glob
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -98,10 +99,11 @@ def slug(name: str) -> str:
 
 
 def command(task: Task, agent: str, seed: int) -> list[str]:
+    """The training command, script name first (relative to the repository root)."""
     script, *flags = AGENTS[agent]
     if script == "ppo_trxl.py":
         flags = flags + ["--trxl-memory-length", str(task.trxl_window)]
-    return [os.path.join(ROOT, script), "--env-id", task.env_id, "--env-kwargs", json.dumps(task.env_kwargs),
+    return [script, "--env-id", task.env_id, "--env-kwargs", json.dumps(task.env_kwargs),
             *PPO, *flags, "--seed", str(seed), "--total-timesteps", str(task.steps), "--exp-name", slug(agent)]
 
 
@@ -125,7 +127,18 @@ class Run:
         return f"{self.task_name} / {self.agent} / seed {self.seed}"
 
     @property
+    def command(self) -> str:
+        """The training command as one line (kept with the run and its record)."""
+        return shlex.join(command(self.task, self.agent, self.seed))
+
+    @property
     def done(self) -> bool:
+        """Recorded; a record or a run made with other settings than today's stops the suite (it is
+        never mixed into the results nor resumed under the new settings)."""
+        for path in (self.record_path, os.path.join(self.dir, "command.json")):
+            if os.path.exists(path) and json.load(open(path)).get("command") != self.command:
+                raise SystemExit(f"{path}: {self} was made with other settings than the suite's now "
+                                 f"({self.command}); move {os.path.dirname(path)} away to run it again")
         return os.path.exists(self.record_path)
 
     def checkpoint(self) -> str | None:
@@ -141,11 +154,12 @@ class Run:
     def start(self, env: dict) -> subprocess.Popen | None:
         """The training process (None: training is complete, evaluate)."""
         os.makedirs(self.dir, exist_ok=True)
+        write_json({"command": self.command}, os.path.join(self.dir, "command.json"))
         if self.trained():
             return None
         path = self.checkpoint()
-        cmd = [sys.executable, *(command(self.task, self.agent, self.seed) if path is None
-                                 else [os.path.join(ROOT, AGENTS[self.agent][0]), "--resume", path])]
+        script, *flags = command(self.task, self.agent, self.seed)
+        cmd = [sys.executable, os.path.join(ROOT, script), *(flags if path is None else ["--resume", path])]
         print(f"{'resuming' if path else 'training'} {self}: {' '.join(cmd[1:])}", flush=True)
         log = open(os.path.join(self.dir, "train.log"), "a")
         return subprocess.Popen(cmd, cwd=self.dir, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -172,7 +186,7 @@ class Run:
                    os.path.join(self.result, "curve.json"))
         record = {"task": self.task_name, "agent": self.agent, "seed": self.seed, "steps": self.task.steps,
                   "metric": metric, f"eval_{metric}": summary[metric]["mean"], "eval_return": summary["return"]["mean"],
-                  "wall_s": round(float(wall), 1)}
+                  "wall_s": round(float(wall), 1), "command": self.command}
         write_json(record, self.record_path)
         print(f"finished {self}: {metric} {record[f'eval_{metric}']:.3f}, {wall / 60:.1f} min", flush=True)
 

@@ -38,3 +38,26 @@ def test_the_suite_runs_evaluates_reports_and_resumes(tmp_path):
     again = suite(tmp_path)
     assert "1 of 2 runs already done" in again.stdout and "training" not in again.stdout and "finished" in again.stdout
     assert (result / "record.json").exists()
+
+
+def test_a_record_or_run_made_with_other_settings_stops_the_suite(tmp_path):
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import cpu_suite
+
+    run = cpu_suite.Run(str(tmp_path / "work"), str(tmp_path / "out"), "mortar", "GRU", 1)
+    assert not run.done
+    os.makedirs(run.dir)
+    with open(os.path.join(run.dir, "command.json"), "w") as f:  # a run started with the suite's settings
+        json.dump({"command": run.command}, f)
+    assert not run.done
+    os.makedirs(run.result)
+    with open(run.record_path, "w") as f:
+        json.dump({"command": run.command}, f)
+    assert run.done
+    for path in (run.record_path, os.path.join(run.dir, "command.json")):
+        with open(path, "w") as f:  # e.g. made before a task's reset parameters changed
+            json.dump({"command": run.command.replace("--seed 1", "--seed 2")}, f)
+        with pytest.raises(SystemExit, match="made with other settings than the suite's now"):
+            run.done
+        with open(path, "w") as f:
+            json.dump({"command": run.command}, f)
