@@ -237,6 +237,44 @@ def draw(curves: dict, steps: int, title: str, path: str) -> None:
     plt.close(fig)
 
 
+FINDINGS = {  # the paper's findings, each as the differences of scores that test it: (task, agent, minus agent)
+    "(1) memory agents solve what memory-less agents cannot": [
+        (t, a, "GRU no memory") for t in TASKS for a in ("GRU", "TrXL", "TrXL+rec")],
+    "(2) on the finite tasks, TrXL beats GRU only with the observation-reconstruction loss": [
+        (t, a, b) for t in TASKS if not TASKS[t].env_id.startswith("Endless-")
+        for a, b in (("TrXL+rec", "GRU"), ("TrXL", "GRU"), ("TrXL+rec", "TrXL"))],
+    "(3) on the endless tasks GRU beats TrXL by a wide margin": [
+        (t, "GRU", a) for t in TASKS if TASKS[t].env_id.startswith("Endless-") for a in ("TrXL", "TrXL+rec")],
+}
+
+
+def difference(a: np.ndarray, b: np.ndarray, rng: np.random.Generator, resamples: int = 10_000) -> tuple:
+    """mean(a) - mean(b) of two agents' per-seed scores and its bootstrap 95% interval (each agent's
+    seeds resampled on their own: the runs are independent)."""
+    boot = (a[rng.integers(0, len(a), (resamples, len(a)))].mean(1)
+            - b[rng.integers(0, len(b), (resamples, len(b)))].mean(1))
+    return float(a.mean() - b.mean()), np.percentile(boot, [2.5, 97.5]).tolist()
+
+
+def findings(scores: dict, rng: np.random.Generator) -> list[str]:
+    """A table per finding: each difference with its interval and which side of 0 the interval lies."""
+    lines = ["## The paper's findings", "",
+             "Differences of the agents' mean scores (each task's metric), [bootstrap 95% interval over seeds]. "
+             "\"> 0\" or \"< 0\": the whole interval lies on that side; \"0 inside\": it does not.", ""]
+    for finding, rows in FINDINGS.items():
+        lines += [f"### {finding}", "", "| task | difference | seeds | value [95% interval] | interval |",
+                  "|---|---|---|---:|---|"]
+        for task, a, b in rows:
+            if (task, a) not in scores or (task, b) not in scores:
+                continue
+            d, (lo, hi) = difference(scores[task, a], scores[task, b], rng)
+            side = "> 0" if lo > 0 else "< 0" if hi < 0 else "0 inside"
+            lines.append(f"| {task} | {a} - {b} | {len(scores[task, a])} / {len(scores[task, b])} | "
+                         f"{d:+.2f} [{lo:+.2f}, {hi:+.2f}] | {side} |")
+        lines.append("")
+    return lines
+
+
 def report(runs: list[Run], out: str) -> None:
     """summary.json, results.md and the plots from every finished run."""
     from enjoy import summarize
@@ -250,7 +288,7 @@ def report(runs: list[Run], out: str) -> None:
              "final checkpoint over 50 unseen seeds x 3 episodes, greedy actions. Per agent: the mean and the IQM "
              "(interquartile mean, as rliable; with 3 seeds it equals the mean) of its runs' scores, [bootstrap 95% "
              "interval over seeds].", ""]
-    rng = np.random.default_rng(0)
+    rng, scores = np.random.default_rng(0), {}
     for name, task in TASKS.items():
         task_runs = [r for r in done if r.task_name == name]
         if not task_runs:
@@ -263,7 +301,8 @@ def report(runs: list[Run], out: str) -> None:
             agent_runs = sorted((r for r in task_runs if r.agent == agent), key=lambda r: r.seed)
             if not agent_runs:
                 continue
-            per_seed = np.array([json.load(open(r.record_path))[f"eval_{metric}"] for r in agent_runs])
+            per_seed = scores[name, agent] = np.array([json.load(open(r.record_path))[f"eval_{metric}"]
+                                                       for r in agent_runs])
             s = summarize(per_seed[:, None], rng)  # over seeds: a run's score is its mean over 150 episodes
             minutes = np.mean([json.load(open(r.record_path))["wall_s"] for r in agent_runs]) / 60
             lines.append(f"| {agent} | {len(agent_runs)} | {s['mean']:.2f} [{s['mean_ci95'][0]:.2f}, "
@@ -272,8 +311,10 @@ def report(runs: list[Run], out: str) -> None:
             curves[agent] = [json.load(open(os.path.join(r.result, "curve.json"))) for r in agent_runs]
         lines.append("")
         draw(curves, task.steps, f"{task.env_id} (reduced): training {metric}", os.path.join(out, f"{name}.png"))
-    with open(os.path.join(out, "results.md"), "w") as f:
+    lines += findings(scores, rng)
+    with open(os.path.join(out, "results.md") + ".tmp", "w") as f:
         f.write("\n".join(lines))
+    os.replace(os.path.join(out, "results.md") + ".tmp", os.path.join(out, "results.md"))
     print(f"{len(records)} records -> {out}/summary.json, results.md, plots", flush=True)
 
 

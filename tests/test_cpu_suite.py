@@ -61,3 +61,22 @@ def test_a_record_or_run_made_with_other_settings_stops_the_suite(tmp_path):
             run.done
         with open(path, "w") as f:
             json.dump({"command": run.command}, f)
+
+
+def test_the_findings_compare_agents_by_bootstrapped_differences():
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import cpu_suite
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    d, (lo, hi) = cpu_suite.difference(np.array([0.9, 1.0, 0.8]), np.array([0.3, 0.2, 0.25]), rng)
+    assert d == pytest.approx(0.65) and 0.5 < lo < d < hi < 0.8
+    d, (lo, hi) = cpu_suite.difference(np.array([0.1, 0.5, 0.3]), np.array([0.2, 0.4, 0.3]), rng)
+    assert d == pytest.approx(0.0) and lo < 0 < hi
+    scores = {("mortar", "GRU"): np.array([1.0, 0.9, 1.0]), ("mortar", "GRU no memory"): np.array([0.2, 0.3, 0.25]),
+              ("mortar", "TrXL"): np.array([0.3, 0.35, 0.2]), ("mortar", "TrXL+rec"): np.array([0.3, 0.9, 0.6])}
+    table = "\n".join(cpu_suite.findings(scores, rng))
+    assert "| mortar | GRU - GRU no memory | 3 / 3 | +0.72 [" in table and "] | > 0 |" in table
+    assert "| mortar | TrXL - GRU | 3 / 3 | -0.68 [" in table and "] | < 0 |" in table
+    assert "| mortar | TrXL+rec - TrXL | 3 / 3 | +0.32 [" in table
+    assert "| mystery |" not in table and "| endless |" not in table  # no runs, no rows
