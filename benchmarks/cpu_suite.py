@@ -36,6 +36,7 @@ import glob
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -192,25 +193,44 @@ class Run:
 
 
 def run_all(runs: list[Run], parallel: int) -> None:
+    """Train up to ``parallel`` runs at a time and evaluate each as it ends. Ctrl-C or SIGTERM, or a
+    run that fails, stops the runs in progress at their last completed iteration (passed on as
+    SIGTERM: each one writes its checkpoint); the next call continues them."""
     env = dict(os.environ, OMP_NUM_THREADS="1", SDL_VIDEODRIVER="dummy")
-    todo, running = [r for r in runs if not r.done], []
+    todo, running, stop, failed = [r for r in runs if not r.done], [], [], None
     print(f"{len(runs) - len(todo)} of {len(runs)} runs already done", flush=True)
-    while todo or running:
-        while todo and len(running) < parallel:
-            run = todo.pop(0)
-            proc = run.start(env)
-            if proc is None:
-                run.finish(env)
-            else:
-                running.append((run, proc))
-        time.sleep(5)
-        for run, proc in list(running):
+    handlers = {s: signal.signal(s, lambda signum, _: stop.append(signum)) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while (todo or running) and not stop and not failed:
+            while todo and len(running) < parallel and not stop:
+                run = todo.pop(0)
+                proc = run.start(env)
+                if proc is None:
+                    run.finish(env)
+                else:
+                    running.append((run, proc))
+            time.sleep(5)
+            for run, proc in list(running):
+                if proc.poll() is None:
+                    continue
+                running.remove((run, proc))
+                if proc.returncode:
+                    failed = f"{run} failed (exit {proc.returncode}), see {run.dir}/train.log"
+                else:
+                    run.finish(env)
+    except subprocess.CalledProcessError as e:  # enjoy.py's evaluation
+        failed = f"an evaluation failed (exit {e.returncode}): {shlex.join(e.cmd)}"
+    finally:
+        for run, proc in running:
             if proc.poll() is None:
-                continue
-            running.remove((run, proc))
-            if proc.returncode:
-                raise SystemExit(f"{run} failed (exit {proc.returncode}), see {run.dir}/train.log")
-            run.finish(env)
+                proc.send_signal(signal.SIGTERM)
+        for run, proc in running:
+            proc.wait()
+        for s, handler in handlers.items():
+            signal.signal(s, handler)
+    if failed or stop:
+        raise SystemExit(f"{failed or 'stopped'}; the runs in progress kept their last completed iteration: "
+                         "the same command continues them")
 
 
 def draw(curves: dict, steps: int, title: str, path: str) -> None:

@@ -80,3 +80,30 @@ def test_the_findings_compare_agents_by_bootstrapped_differences():
     assert "| mortar | TrXL - GRU | 3 / 3 | -0.68 [" in table and "] | < 0 |" in table
     assert "| mortar | TrXL+rec - TrXL | 3 / 3 | +0.32 [" in table
     assert "| mystery |" not in table and "| endless |" not in table  # no runs, no rows
+
+
+@pytest.mark.slow
+def test_sigterm_stops_the_runs_in_progress_at_a_checkpoint_and_the_next_call_resumes_them(tmp_path):
+    import signal
+    import time
+
+    import torch
+
+    args = [sys.executable, os.path.join(ROOT, "benchmarks", "cpu_suite.py"), "--tasks", "mortar", "--agents", "GRU",
+            "--seeds", "1", "--steps", "40960", "--work", str(tmp_path / "work"), "--out", str(tmp_path / "out")]
+    suite_proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  env=dict(os.environ, OMP_NUM_THREADS="1"))
+    log = tmp_path / "work" / "mortar" / "GRU" / "1" / "train.log"
+    deadline = time.time() + 300
+    while not (log.exists() and "iter 2/" in log.read_text()) and time.time() < deadline:
+        time.sleep(0.5)
+    suite_proc.send_signal(signal.SIGTERM)  # the suite only, as a scheduler would: it passes it on
+    out, err = suite_proc.communicate(timeout=300)
+    assert suite_proc.returncode == 1 and "stopped; the runs in progress kept their last completed iteration" in err
+    checkpoint, = (tmp_path / "work" / "mortar" / "GRU" / "1" / "runs").glob("*/checkpoint.pt")
+    step = torch.load(checkpoint, weights_only=True)["global_step"]
+    assert 2 * 2048 <= step < 40960 and "stopped; " in log.read_text()  # the training process wrote it and ended
+    assert not (tmp_path / "out" / "records" / "mortar" / "GRU" / "1" / "record.json").exists()
+    again = subprocess.run(args, capture_output=True, text=True, timeout=600, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert again.returncode == 0 and "resuming mortar / GRU / seed 1" in again.stdout, again.stderr[-2000:]
+    assert "finished mortar / GRU / seed 1" in again.stdout
