@@ -308,7 +308,7 @@ def report(runs: list[Run], out: str) -> None:
              "final checkpoint over 50 unseen seeds x 3 episodes, greedy actions. Per agent: the mean and the IQM "
              "(interquartile mean, as rliable; with 3 seeds it equals the mean) of its runs' scores, [bootstrap 95% "
              "interval over seeds].", ""]
-    rng, scores = np.random.default_rng(0), {}
+    rng, scores, cells = np.random.default_rng(0), {}, {}
     for name, task in TASKS.items():
         task_runs = [r for r in done if r.task_name == name]
         if not task_runs:
@@ -329,8 +329,15 @@ def report(runs: list[Run], out: str) -> None:
                          f"{s['mean_ci95'][1]:.2f}] | {s['iqm']:.2f} [{s['iqm_ci95'][0]:.2f}, {s['iqm_ci95'][1]:.2f}] "
                          f"| {', '.join(f'{v:.2f}' for v in per_seed)} | {minutes:.0f} min |")
             curves[agent] = [json.load(open(os.path.join(r.result, "curve.json"))) for r in agent_runs]
+            cells[name, agent] = f"{s['mean']:.2f} [{s['mean_ci95'][0]:.2f}, {s['mean_ci95'][1]:.2f}] ({len(agent_runs)})"
         lines.append("")
         draw(curves, task.steps, f"{task.env_id} (reduced): training {metric}", os.path.join(out, f"{name}.png"))
+    tasks = [t for t in TASKS if any(t == task for task, _ in cells)]
+    headline = ["## All tasks: mean [95% interval] (seeds)", "",
+                "| agent | " + " | ".join(f"{t}: {TASKS[t].metric}" for t in tasks) + " |",
+                "|---|" + "---:|" * len(tasks)]
+    headline += [f"| {agent} | " + " | ".join(cells.get((t, agent), "-") for t in tasks) + " |" for agent in AGENTS]
+    lines[4:4] = headline + [""]
     lines += findings(scores, rng)
     with open(os.path.join(out, "results.md") + ".tmp", "w") as f:
         f.write("\n".join(lines))

@@ -31,7 +31,10 @@ def test_the_suite_runs_evaluates_reports_and_resumes(tmp_path):
     evaluation = json.loads((result / "eval.json").read_text())
     assert len(evaluation["episodes"]) == 150 and not os.path.isabs(evaluation["model"])
     assert json.loads((result / "curve.json").read_text())["tag"] == "episode/success"
-    assert "| GRU no memory | 1 |" in (out / "results.md").read_text() and (out / "mortar.png").stat().st_size > 0
+    results = (out / "results.md").read_text()
+    assert "| GRU no memory | 1 |" in results and (out / "mortar.png").stat().st_size > 0
+    assert "| agent | mortar: success |\n" in results and "| TrXL | - |" in results  # the headline: no TrXL run
+    assert "| mortar | GRU - GRU no memory | 1 / 1 |" in results  # the findings
     again = suite(tmp_path)
     assert "2 of 2 runs already done" in again.stdout and "training" not in again.stdout
     os.remove(result / "record.json")  # trained, not recorded: evaluated again, not retrained
