@@ -68,8 +68,13 @@ def run_name_parts(run_dir: str) -> tuple[str | None, str | None]:
 
 def load_curve(run_dir: str, tag: str) -> tuple[np.ndarray, np.ndarray]:
     """(global steps, values) of one scalar of one TensorBoard run directory."""
+    import logging
+
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+    # A resumed run's log repeats the steps of the iteration that was interrupted; the loader drops
+    # the interrupted copy (purge_orphaned_data) and would warn about "a TensorFlow restart".
+    logging.getLogger("tensorboard").setLevel(logging.ERROR)
     if not os.path.isdir(run_dir):
         fail(f"no run directory {run_dir!r}")
     acc = EventAccumulator(run_dir, size_guidance={"scalars": 0})  # 0: keep every point
