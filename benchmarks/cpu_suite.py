@@ -16,16 +16,19 @@ without memory), four agents with one set of PPO settings per task (``PPO``, ``A
 
 Each run trains one thread (``OMP_NUM_THREADS=1``) for the task's steps, then its final
 checkpoint is evaluated with ``enjoy.py --eval`` (50 unseen seeds x 3 episodes, greedy actions).
-The suite is resumable: a finished run leaves ``--out``/records/<task>/<agent>/<seed>/ with its record,
-its evaluation and its training curve (small files, committed) and is never run again; an
-interrupted run continues from its last checkpoint (``--resume``, every 10 iterations) in
-``--work`` (default ``cpu_suite_runs/``: checkpoints and TensorBoard logs, not committed). Results
-in ``--out``:
+The suite is resumable: a finished run leaves ``--out``/records/<task>/<agent>/<seed>/ with its
+record, its evaluation and its training curve (small files, committed) and is never run again; an
+interrupted run (Ctrl-C or SIGTERM to the suite stops the runs in progress at their last completed
+iteration) continues from its checkpoint in ``--work`` (default ``cpu_suite_runs/``: checkpoints and
+TensorBoard logs, not committed). A record or a run made with other settings than the script's
+stops the suite with a line naming it. Results in ``--out``:
 
 * ``summary.json``: one record per task, agent and seed (``task``, ``agent``, ``seed``, ``steps``,
-  ``metric``, ``eval_<metric>``, ``eval_return``, ``wall_s``: training time, rollouts and updates);
-* ``results.md``: per task, each agent's mean and IQM of its runs' scores with bootstrap 95%
-  intervals over seeds, the per-seed scores and the training time per run;
+  ``metric``, ``eval_<metric>``, ``eval_return``, ``wall_s``: training time, rollouts and updates;
+  ``command``: the training command);
+* ``results.md``: a table of every task and agent; per task, each agent's mean and IQM of its runs'
+  scores with bootstrap 95% intervals over seeds, the per-seed scores and the training time per
+  run; the paper's findings as differences between agents (``FINDINGS``), with their intervals;
 * ``<task>.png``: training curves of the task's metric, mean and min-max band over the seeds.
 """
 from __future__ import annotations
