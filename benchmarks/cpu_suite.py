@@ -95,6 +95,8 @@ AGENTS = {
 }
 
 
+SEEDS = [1, 2, 3]
+DEFAULT_OUT = os.path.join(ROOT, "benchmarks", "results", "cpu_suite")
 CURVE_TAGS = {"success": "episode/success", "return": "charts/episodic_return"}
 
 
@@ -298,7 +300,25 @@ def findings(scores: dict, rng: np.random.Generator) -> list[str]:
     return lines
 
 
-def report(runs: list[Run], out: str) -> None:
+BEGIN, END = "<!-- made by benchmarks/cpu_suite.py --report -->", "<!-- end of benchmarks/cpu_suite.py --report -->"
+PAGES = [os.path.join(ROOT, "README.md"), os.path.join(ROOT, "docs", "results.md")]  # they show the headline
+
+
+def update_pages(block: list[str]) -> None:
+    """Put the headline (status and table) between the markers of the pages that show it."""
+    for page in PAGES:
+        text = open(page).read()
+        if BEGIN not in text or END not in text:
+            continue
+        head, rest = text.split(BEGIN, 1)
+        new = head + BEGIN + "\n" + "\n".join(block) + "\n" + END + rest.split(END, 1)[1]
+        if new != text:
+            with open(page + ".tmp", "w") as f:
+                f.write(new)
+            os.replace(page + ".tmp", page)
+
+
+def report(runs: list[Run], out: str, pages: bool = False) -> None:
     """summary.json, results.md and the plots from every finished run."""
     from enjoy import summarize
 
@@ -341,6 +361,9 @@ def report(runs: list[Run], out: str) -> None:
                 "|---|" + "---:|" * len(tasks)]
     headline += [f"| {agent} | " + " | ".join(cells.get((t, agent), "-") for t in tasks) + " |" for agent in AGENTS]
     lines[4:4] = headline + [""]
+    if pages:  # the suite's own results only, not a --steps check's
+        update_pages([f"Status on {time.strftime('%Y-%m-%d')}: {len(records)} of {len(runs)} runs finished "
+                      f"(`python benchmarks/cpu_suite.py --report`).", ""] + headline[2:])
     lines += findings(scores, rng)
     with open(os.path.join(out, "results.md") + ".tmp", "w") as f:
         f.write("\n".join(lines))
@@ -352,10 +375,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--tasks", nargs="+", choices=list(TASKS), default=list(TASKS))
     p.add_argument("--agents", nargs="+", choices=list(AGENTS), default=list(AGENTS))
-    p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
+    p.add_argument("--seeds", nargs="+", type=int, default=SEEDS, help="seeds to run (the report covers these "
+                                                                         "and the default ones)")
     p.add_argument("--parallel", type=int, default=2, help="runs at a time, one thread each (default: 2)")
     p.add_argument("--work", default=os.path.join(ROOT, "cpu_suite_runs"), help="where the runs live")
-    p.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results", "cpu_suite"))
+    p.add_argument("--out", default=DEFAULT_OUT, help="where the results go (the default: the README's and "
+                                                         "docs/results.md's tables are updated too)")
     p.add_argument("--report", action="store_true", help="only rebuild the results from the finished runs")
     p.add_argument("--steps", type=int, help="every task's steps instead of its own (a quick check of the "
                                              "machinery; use another --work and --out)")
@@ -368,7 +393,9 @@ def main() -> None:
     runs = [Run(a.work, a.out, t, agent, s) for s in a.seeds for t in a.tasks for agent in a.agents]
     if not a.report:
         run_all(runs, a.parallel)
-    report([Run(a.work, a.out, t, agent, s) for s in a.seeds for t in TASKS for agent in AGENTS], a.out)
+    seeds = sorted(set(a.seeds) | set(SEEDS))
+    report([Run(a.work, a.out, t, agent, s) for s in seeds for t in TASKS for agent in AGENTS], a.out,
+           pages=not a.steps and os.path.abspath(a.out) == os.path.abspath(DEFAULT_OUT))
 
 
 if __name__ == "__main__":

@@ -110,3 +110,20 @@ def test_sigterm_stops_the_runs_in_progress_at_a_checkpoint_and_the_next_call_re
     again = subprocess.run(args, capture_output=True, text=True, timeout=600, env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert again.returncode == 0 and "resuming mortar / GRU / seed 1" in again.stdout, again.stderr[-2000:]
     assert "finished mortar / GRU / seed 1" in again.stdout
+
+
+def test_the_report_writes_the_headline_between_the_markers_of_the_pages(tmp_path, monkeypatch):
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import cpu_suite
+
+    marked, plain = tmp_path / "marked.md", tmp_path / "plain.md"
+    marked.write_text(f"# Results\n\nbefore\n{cpu_suite.BEGIN}\nold table\n{cpu_suite.END}\n\nafter\n")
+    plain.write_text("no markers\n")
+    monkeypatch.setattr(cpu_suite, "PAGES", [str(marked), str(plain)])
+    cpu_suite.update_pages(["Status: 1 of 36", "", "| new | table |"])
+    assert marked.read_text() == (f"# Results\n\nbefore\n{cpu_suite.BEGIN}\nStatus: 1 of 36\n\n| new | table |\n"
+                                  f"{cpu_suite.END}\n\nafter\n")
+    assert plain.read_text() == "no markers\n"
+    for page in (os.path.join(ROOT, "README.md"), os.path.join(ROOT, "docs", "results.md")):
+        text = open(page).read()  # the project's pages carry the markers the report writes between
+        assert text.count(cpu_suite.BEGIN) == 1 and text.count(cpu_suite.END) == 1
