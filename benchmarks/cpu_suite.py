@@ -139,7 +139,7 @@ class Run:
 
     @property
     def done(self) -> bool:
-        """Recorded; a record or a run made with other settings than today's stops the suite (it is
+        """Recorded; a record or a run made with other settings than the script's stops the suite (it is
         never mixed into the results nor resumed under the new settings)."""
         for path in (self.record_path, os.path.join(self.dir, "command.json")):
             if os.path.exists(path) and json.load(open(path)).get("command") != self.command:
