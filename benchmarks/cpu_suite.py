@@ -301,12 +301,13 @@ def findings(scores: dict, rng: np.random.Generator) -> list[str]:
 
 
 BEGIN, END = "<!-- made by benchmarks/cpu_suite.py --report -->", "<!-- end of benchmarks/cpu_suite.py --report -->"
-PAGES = [os.path.join(ROOT, "README.md"), os.path.join(ROOT, "docs", "results.md")]  # they show the headline
+PAGES = {os.path.join(ROOT, "README.md"): "headline", os.path.join(ROOT, "docs", "results.md"): "tables"}
 
 
-def update_pages(block: list[str]) -> None:
-    """Put the headline (status and table) between the markers of the pages that show it."""
-    for page in PAGES:
+def update_pages(blocks: dict[str, list[str]]) -> None:
+    """Write each page's block (PAGES: the headline table, or all tables) between its markers."""
+    for page, kind in PAGES.items():
+        block = blocks[kind]
         text = open(page).read()
         if BEGIN not in text or END not in text:
             continue
@@ -331,14 +332,15 @@ def report(runs: list[Run], out: str, pages: bool = False) -> None:
              "final checkpoint over 50 unseen seeds x 3 episodes, greedy actions. Per agent: the mean and the IQM "
              "(interquartile mean, as rliable; with 3 seeds it equals the mean) of its runs' scores, [bootstrap 95% "
              "interval over seeds].", ""]
-    rng, scores, cells = np.random.default_rng(0), {}, {}
+    rng, scores, cells, task_tables = np.random.default_rng(0), {}, {}, []
     for name, task in TASKS.items():
         task_runs = [r for r in done if r.task_name == name]
         if not task_runs:
             continue
         metric = task.metric
-        lines += [f"## {name}: `{task.env_id}` {json.dumps(task.env_kwargs)}, {task.steps:,} steps", "", task.why, "",
-                  f"| agent | seeds | {metric}: mean | IQM | per seed | time per run |", "|---|---:|---:|---:|---|---:|"]
+        table = [f"| agent | seeds | {metric}: mean | IQM | per seed | time per run |", "|---|---:|---:|---:|---|---:|"]
+        lines += [f"## {name}: `{task.env_id}` {json.dumps(task.env_kwargs)}, {task.steps:,} steps", "", task.why, ""]
+        task_tables += ["", f"`{name}` (`{task.env_id}`, {task.steps:,} steps):", ""]
         curves = {}
         for agent in AGENTS:
             agent_runs = sorted((r for r in task_runs if r.agent == agent), key=lambda r: r.seed)
@@ -348,12 +350,13 @@ def report(runs: list[Run], out: str, pages: bool = False) -> None:
                                                        for r in agent_runs])
             s = summarize(per_seed[:, None], rng)  # over seeds: a run's score is its mean over 150 episodes
             minutes = np.mean([json.load(open(r.record_path))["wall_s"] for r in agent_runs]) / 60
-            lines.append(f"| {agent} | {len(agent_runs)} | {s['mean']:.2f} [{s['mean_ci95'][0]:.2f}, "
+            table.append(f"| {agent} | {len(agent_runs)} | {s['mean']:.2f} [{s['mean_ci95'][0]:.2f}, "
                          f"{s['mean_ci95'][1]:.2f}] | {s['iqm']:.2f} [{s['iqm_ci95'][0]:.2f}, {s['iqm_ci95'][1]:.2f}] "
                          f"| {', '.join(f'{v:.2f}' for v in per_seed)} | {minutes:.0f} min |")
             curves[agent] = [json.load(open(os.path.join(r.result, "curve.json"))) for r in agent_runs]
             cells[name, agent] = f"{s['mean']:.2f} [{s['mean_ci95'][0]:.2f}, {s['mean_ci95'][1]:.2f}] ({len(agent_runs)})"
-        lines.append("")
+        lines += table + [""]
+        task_tables += table
         draw(curves, task.steps, f"{task.env_id} (reduced): training {metric}", os.path.join(out, f"{name}.png"))
     tasks = [t for t in TASKS if any(t == task for task, _ in cells)]
     headline = ["## All tasks: mean [95% interval] (seeds)", "",
@@ -362,8 +365,11 @@ def report(runs: list[Run], out: str, pages: bool = False) -> None:
     headline += [f"| {agent} | " + " | ".join(cells.get((t, agent), "-") for t in tasks) + " |" for agent in AGENTS]
     lines[4:4] = headline + [""]
     if pages:  # the suite's own results only, not a --steps check's
-        update_pages([f"Status on {time.strftime('%Y-%m-%d')}: {len(records)} of {len(runs)} runs finished "
-                      f"(`python benchmarks/cpu_suite.py --report`).", ""] + headline[2:])
+        status = [f"Status on {time.strftime('%Y-%m-%d')}: {len(records)} of {len(runs)} runs finished "
+                  f"(`python benchmarks/cpu_suite.py --report`).", ""]
+        update_pages({"headline": status + headline[2:],
+                      "tables": status + headline[2:] + ["", "Per task: mean and IQM [95% interval], every seed's "
+                                                         "score, training time per run."] + task_tables})
     lines += findings(scores, rng)
     with open(os.path.join(out, "results.md") + ".tmp", "w") as f:
         f.write("\n".join(lines))

@@ -119,8 +119,8 @@ def test_the_report_writes_the_headline_between_the_markers_of_the_pages(tmp_pat
     marked, plain = tmp_path / "marked.md", tmp_path / "plain.md"
     marked.write_text(f"# Results\n\nbefore\n{cpu_suite.BEGIN}\nold table\n{cpu_suite.END}\n\nafter\n")
     plain.write_text("no markers\n")
-    monkeypatch.setattr(cpu_suite, "PAGES", [str(marked), str(plain)])
-    cpu_suite.update_pages(["Status: 1 of 36", "", "| new | table |"])
+    monkeypatch.setattr(cpu_suite, "PAGES", {str(marked): "headline", str(plain): "tables"})
+    cpu_suite.update_pages({"headline": ["Status: 1 of 36", "", "| new | table |"], "tables": ["other"]})
     assert marked.read_text() == (f"# Results\n\nbefore\n{cpu_suite.BEGIN}\nStatus: 1 of 36\n\n| new | table |\n"
                                   f"{cpu_suite.END}\n\nafter\n")
     assert plain.read_text() == "no markers\n"
