@@ -285,7 +285,9 @@ def findings(scores: dict, rng: np.random.Generator) -> list[str]:
     """A table per finding: each difference with its interval and which side of 0 the interval lies."""
     lines = ["## The paper's findings", "",
              "Differences of the agents' mean scores (each task's metric), [bootstrap 95% interval over seeds]. "
-             "\"> 0\" or \"< 0\": the whole interval lies on that side; \"0 inside\": it does not.", ""]
+             "\"> 0\" or \"< 0\": the whole interval lies on that side; \"0 inside\": it does not. With 3 seeds "
+             "these intervals understate the uncertainty (a bootstrap over 3 values cannot reach beyond their range; "
+             "with 1 seed it has no width): read them with the per-seed scores above.", ""]
     for finding, rows in FINDINGS.items():
         lines += [f"### {finding}", "", "| task | difference | seeds | value [95% interval] | interval |",
                   "|---|---|---|---:|---|"]
