@@ -152,10 +152,16 @@ class Run:
         return found[0] if found else None
 
     def trained(self) -> bool:
+        """The checkpoint is at the last iteration: the trainer runs ``steps // batch`` whole iterations,
+        so a finished run stops short of ``steps`` when the batch does not divide it."""
         import torch
 
         path = self.checkpoint()
-        return path is not None and torch.load(path, weights_only=True)["global_step"] >= self.task.steps
+        if path is None:
+            return False
+        checkpoint = torch.load(path, weights_only=True)
+        batch = checkpoint["args"]["num_envs"] * checkpoint["args"]["num_steps"]
+        return checkpoint["iteration"] >= self.task.steps // batch
 
     def start(self, env: dict) -> subprocess.Popen | None:
         """The training process (None: training is complete, evaluate)."""

@@ -12,7 +12,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def suite(tmp_path, *extra):
     return subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "cpu_suite.py"), "--tasks", "mortar",
-                           "--agents", "GRU", "GRU no memory", "--seeds", "1", "--steps", "2048",
+                           "--agents", "GRU", "GRU no memory", "--seeds", "1", "--steps", "3000",
                            "--work", str(tmp_path / "work"), "--out", str(tmp_path / "out"), *extra],
                           capture_output=True, text=True, timeout=600, env=dict(os.environ, OMP_NUM_THREADS="1"))
 
@@ -26,7 +26,7 @@ def test_the_suite_runs_evaluates_reports_and_resumes(tmp_path):
     assert sorted((x["task"], x["agent"], x["seed"]) for x in records) == [("mortar", "GRU", 1),
                                                                            ("mortar", "GRU no memory", 1)]
     for x in records:
-        assert x["steps"] == 2048 and x["metric"] == "success" and 0 <= x["eval_success"] <= 1 and x["wall_s"] > 0
+        assert x["steps"] == 3000 and x["metric"] == "success" and 0 <= x["eval_success"] <= 1 and x["wall_s"] > 0
     result = out / "records" / "mortar" / "GRU" / "1"
     evaluation = json.loads((result / "eval.json").read_text())
     assert len(evaluation["episodes"]) == 150 and not os.path.isabs(evaluation["model"])
@@ -37,7 +37,9 @@ def test_the_suite_runs_evaluates_reports_and_resumes(tmp_path):
     assert "| mortar | GRU - GRU no memory | 1 / 1 |" in results  # the findings
     again = suite(tmp_path)
     assert "2 of 2 runs already done" in again.stdout and "training" not in again.stdout
-    os.remove(result / "record.json")  # trained, not recorded: evaluated again, not retrained
+    # trained (one whole iteration of 2048 steps: 3000 is not a multiple of the batch), not recorded:
+    # evaluated again, not retrained
+    os.remove(result / "record.json")
     again = suite(tmp_path)
     assert "1 of 2 runs already done" in again.stdout and "training" not in again.stdout and "finished" in again.stdout
     assert (result / "record.json").exists()
@@ -64,6 +66,22 @@ def test_a_record_or_run_made_with_other_settings_stops_the_suite(tmp_path):
             run.done
         with open(path, "w") as f:
             json.dump({"command": run.command}, f)
+
+
+def test_a_run_is_trained_when_its_checkpoint_is_at_the_last_whole_iteration(tmp_path):
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import cpu_suite
+    import torch
+
+    run = cpu_suite.Run(str(tmp_path / "work"), str(tmp_path / "out"), "mortar", "GRU", 1)
+    assert not run.trained()
+    os.makedirs(os.path.join(run.dir, "runs", "x"))
+    batch = 16 * 128  # the suite's --num-envs x --num-steps
+    last = run.task.steps // batch  # 300k steps: 146 whole iterations, 299,008 steps
+    for iteration, trained in ((last - 1, False), (last, True)):
+        torch.save({"args": {"num_envs": 16, "num_steps": 128}, "iteration": iteration,
+                    "global_step": iteration * batch}, os.path.join(run.dir, "runs", "x", "checkpoint.pt"))
+        assert run.trained() is trained, iteration
 
 
 def test_the_findings_compare_agents_by_bootstrapped_differences():
