@@ -113,10 +113,15 @@ def command(task: Task, agent: str, seed: int) -> list[str]:
             *PPO, *flags, "--seed", str(seed), "--total-timesteps", str(task.steps), "--exp-name", slug(agent)]
 
 
-def write_json(obj, path: str) -> None:
+def write_text(text: str, path: str) -> None:
+    """Atomically: a reader sees the old file or the new one, never half of it."""
     with open(path + ".tmp", "w") as f:
-        json.dump(obj, f, indent=1)
+        f.write(text)
     os.replace(path + ".tmp", path)
+
+
+def write_json(obj, path: str) -> None:
+    write_text(json.dumps(obj, indent=1), path)
 
 
 class Run:
@@ -322,9 +327,7 @@ def update_pages(blocks: dict[str, list[str]]) -> None:
         head, rest = text.split(BEGIN, 1)
         new = head + BEGIN + "\n" + "\n".join(block) + "\n" + END + rest.split(END, 1)[1]
         if new != text:
-            with open(page + ".tmp", "w") as f:
-                f.write(new)
-            os.replace(page + ".tmp", page)
+            write_text(new, page)
 
 
 def report(runs: list[Run], out: str, pages: bool = False) -> None:
@@ -332,7 +335,8 @@ def report(runs: list[Run], out: str, pages: bool = False) -> None:
     from enjoy import summarize
 
     done = [r for r in runs if r.done]
-    records = [json.load(open(r.record_path)) for r in done]
+    record = {r.record_path: json.load(open(r.record_path)) for r in done}
+    records = list(record.values())
     os.makedirs(out, exist_ok=True)
     write_json(records, os.path.join(out, "summary.json"))
     lines = ["# CPU-scale suite: results", "",
@@ -354,10 +358,9 @@ def report(runs: list[Run], out: str, pages: bool = False) -> None:
             agent_runs = sorted((r for r in task_runs if r.agent == agent), key=lambda r: r.seed)
             if not agent_runs:
                 continue
-            per_seed = scores[name, agent] = np.array([json.load(open(r.record_path))[f"eval_{metric}"]
-                                                       for r in agent_runs])
+            per_seed = scores[name, agent] = np.array([record[r.record_path][f"eval_{metric}"] for r in agent_runs])
             s = summarize(per_seed[:, None], rng)  # over seeds: a run's score is its mean over 150 episodes
-            minutes = np.mean([json.load(open(r.record_path))["wall_s"] for r in agent_runs]) / 60
+            minutes = np.mean([record[r.record_path]["wall_s"] for r in agent_runs]) / 60
             table.append(f"| {agent} | {len(agent_runs)} | {s['mean']:.2f} [{s['mean_ci95'][0]:.2f}, "
                          f"{s['mean_ci95'][1]:.2f}] | {s['iqm']:.2f} [{s['iqm_ci95'][0]:.2f}, {s['iqm_ci95'][1]:.2f}] "
                          f"| {', '.join(f'{v:.2f}' for v in per_seed)} | {minutes:.0f} min |")
@@ -379,9 +382,7 @@ def report(runs: list[Run], out: str, pages: bool = False) -> None:
                       "tables": status + headline[2:] + ["", "Per task: mean and IQM [95% interval], every seed's "
                                                          "score, training time per run."] + task_tables})
     lines += findings(scores, rng)
-    with open(os.path.join(out, "results.md") + ".tmp", "w") as f:
-        f.write("\n".join(lines))
-    os.replace(os.path.join(out, "results.md") + ".tmp", os.path.join(out, "results.md"))
+    write_text("\n".join(lines), os.path.join(out, "results.md"))
     print(f"{len(records)} records -> {out}/summary.json, results.md, plots", flush=True)
 
 
