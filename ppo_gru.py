@@ -19,7 +19,14 @@ encoder and every loss see real steps only, so padding never changes the loss
 Outputs and conventions as ``ppo_trxl.py``: TensorBoard in ``runs/{run_name}``, ``--track``,
 ``--capture-video``, ``--save-model``, checkpoints every ``--checkpoint-interval`` iterations and
 on SIGINT/SIGTERM, ``--resume runs/{run_name}/checkpoint.pt``.
+
+The file reads top to bottom: Args, the envs, the agent, its loss and memory, the learner's named
+steps (``collect_rollout``, ``bootstrap_time_limits``, ``compute_advantages``, ``EpisodeStatistics``,
+``log_iteration``), the plumbing (flags, config, checkpoints), then the training loop. Blocks between
+``# [shared: NAME]`` and ``# [end shared: NAME]`` are the same in ppo_trxl.py and ppo_gru.py
+(tests/test_shared_blocks.py checks): a fix to one goes into both.
 """
+# [shared: imports]
 from __future__ import annotations
 
 import ast
@@ -51,10 +58,12 @@ from torch.distributions import Categorical
 from torch.utils.tensorboard import SummaryWriter
 
 import memory_gym_envs
+# [end shared: imports]
 
 
 @dataclass
 class Args:
+    # [shared: run settings]
     exp_name: str = os.path.basename(__file__)[: -len(".py")]
     """the name of this experiment"""
     seed: int = 1
@@ -93,6 +102,7 @@ class Args:
     """the env's reset parameters as JSON, e.g. '{"command_count": 3, "arena_size": 3}' (default: the env's)"""
     total_timesteps: int = 200_000_000
     """total timesteps of the experiments"""
+    # [end shared: run settings]
     init_lr: float = 2.5e-4
     """the initial learning rate of the optimizer"""
     final_lr: float = 1.0e-5
@@ -152,6 +162,7 @@ class Args:
     ground_truth_coef: float = 0.0
     """the coefficient of the ground-truth estimation loss (envs whose info has `ground_truth`); 0 disables it"""
 
+    # [shared: runtime fields]
     # to be filled in runtime
     batch_size: int = 0
     """the batch size (computed in runtime)"""
@@ -159,8 +170,10 @@ class Args:
     """the mini-batch size (computed in runtime)"""
     num_iterations: int = 0
     """the number of iterations (computed in runtime)"""
+    # [end shared: runtime fields]
 
 
+# [shared: envs and encoder helpers]
 def env_spec(env_id: str) -> gym.envs.registration.EnvSpec:
     """The registered spec of ``env_id``. A user's own env: ``module:EnvId`` (gymnasium's syntax),
     where importing ``module`` registers ``EnvId``."""
@@ -224,6 +237,7 @@ def layer_init(layer, std=np.sqrt(2), bias_const=None):
     if bias_const is not None:
         torch.nn.init.constant_(layer.bias, bias_const)
     return layer
+# [end shared: envs and encoder helpers]
 
 
 class Agent(nn.Module):
@@ -328,6 +342,7 @@ class Agent(nn.Module):
         return self.transposed_cnn(memory_out).permute(0, 2, 3, 1)
 
 
+# [shared: actions]
 def sample_actions(logits):
     dists = [Categorical(logits=lg) for lg in logits]
     action = torch.stack([d.sample() for d in dists], dim=-1)
@@ -340,6 +355,7 @@ def evaluate_actions(logits, actions):
     logprob = torch.stack([d.log_prob(a) for d, a in zip(dists, actions.unbind(-1))], dim=-1)
     entropy = torch.stack([d.entropy() for d in dists], dim=-1).sum(-1)
     return logprob, entropy
+# [end shared: actions]
 
 
 def build_sequences(dones: np.ndarray, sequence_length: int):
@@ -437,6 +453,198 @@ def ppo_loss(agent: Agent, args: Args, b: dict, sequences: np.ndarray, ent_coef:
     return loss, stats
 
 
+class RecurrentMemory:
+    """The recurrent state of E envs during the rollout, and what the update reads: the state *before* every step
+    (``states``, (T, layers, E, state_size)), from which each of the update's sequences starts.
+
+    ``step`` stores the state, advances it by one observation and returns the policy; ``peek`` values an observation
+    from the current state without advancing it (the bootstrap of a truncated episode's final observation, or of the
+    rollout's last one); ``end_episodes`` zeroes the state of envs whose episode ended, so a new episode starts from
+    zeros. Without memory (``--no-memory``) every step starts from a zero state.
+    """
+
+    def __init__(self, agent, num_envs: int, num_steps: int, enabled: bool, device):
+        shape = (agent.rnn_layers, num_envs, agent.state_size)
+        self.state = torch.zeros(shape, device=device)
+        self.states = torch.zeros((num_steps, *shape), device=device)
+        self.enabled, self.t = enabled, 0
+
+    def start_rollout(self, agent):
+        self.t = 0
+
+    @torch.no_grad()
+    def step(self, agent, obs):
+        if not self.enabled:
+            self.state.zero_()
+        self.states[self.t] = self.state
+        logits, value, self.state = agent.step(obs, self.state)
+        self.t += 1
+        return logits, value
+
+    @torch.no_grad()
+    def peek(self, agent, obs, envs=slice(None)):
+        state = self.state[:, envs]
+        return agent.step(obs, state if self.enabled else torch.zeros_like(state))[1]
+
+    def end_episodes(self, done):
+        self.state = self.state * (~done)[None, :, None]
+
+
+# [shared: learner]
+# The named steps of one iteration. The memory is the script's own (``EpisodicMemory`` or
+# ``RecurrentMemory``), used through four calls: ``start_rollout(agent)``; ``step(agent, obs)`` ->
+# logits, values (and remembers the step); ``peek(agent, obs, envs)`` -> values (remembers nothing);
+# ``end_episodes(done)``. Storage is (T, E, ...): row t holds step t of every env.
+#
+#   step t:   obs[t] --memory.step--> action, logprob, value --env--> reward, terminated, truncated
+#             rewards[t] = reward (+ gamma * V(final obs) if truncated, peeked before end_episodes)
+#             dones[t]   = terminated or truncated (obs[t + 1] is then a new episode's first)
+
+def rollout_storage(obs_space: gym.Space, num_steps: int, num_envs: int, num_branches: int, gt_dim: int,
+                    device) -> dict:
+    """Zeroed (T, E, ...) rollout tensors: obs (a dict of them for a Dict space), actions, logprobs, values, rewards,
+    dones, ground_truth."""
+    T, E = num_steps, num_envs
+    if isinstance(obs_space, gym.spaces.Dict):
+        obs = {k: torch.zeros((T, E) + s.shape, dtype=torch.as_tensor(s.sample()).dtype, device=device)
+               for k, s in obs_space.spaces.items()}
+    else:
+        obs = torch.zeros((T, E) + obs_space.shape, dtype=torch.as_tensor(obs_space.sample()).dtype, device=device)
+    return {"obs": obs, "actions": torch.zeros((T, E, num_branches), dtype=torch.long, device=device),
+            "logprobs": torch.zeros((T, E, num_branches), device=device), "values": torch.zeros((T, E), device=device),
+            "rewards": torch.zeros((T, E), device=device), "dones": torch.zeros((T, E), device=device),
+            "ground_truth": torch.zeros((T, E, gt_dim), device=device)}
+
+
+def collect_rollout(envs, agent, memory, buf: dict, next_obs, next_gt, episodes: EpisodeStatistics, gamma: float,
+                    global_step: int, stop=lambda: False):
+    """Fill ``buf`` with the next T steps of every env (stopping early when ``stop()``); returns next_obs, next_gt and
+    the seconds spent in ``envs.step``."""
+    T, E = buf["rewards"].shape
+    device = buf["rewards"].device
+    memory.start_rollout(agent)
+    env_time = 0.0
+    for step in range(T):
+        if stop():
+            break
+        obs_t = to_torch(next_obs, device)
+        if isinstance(buf["obs"], dict):
+            for k in buf["obs"]:
+                buf["obs"][k][step] = obs_t[k]
+        else:
+            buf["obs"][step] = obs_t
+        if next_gt is not None and buf["ground_truth"].shape[-1]:
+            buf["ground_truth"][step] = torch.as_tensor(next_gt, dtype=torch.float32, device=device)
+        logits, value = memory.step(agent, obs_t)
+        with torch.no_grad():
+            action, logprob = sample_actions(logits)
+        buf["actions"][step], buf["logprobs"][step], buf["values"][step] = action, logprob, value
+        env_t0 = time.time()
+        next_obs, reward, terminated, truncated, info = envs.step(action.cpu().numpy() if action.shape[1] > 1
+                                                                  else action[:, 0].cpu().numpy())
+        env_time += time.time() - env_t0
+        next_gt = info.get("ground_truth")
+        done = np.logical_or(terminated, truncated)
+        episodes.add(reward, done, info, global_step + (step + 1) * E)
+        # Before end_episodes: the final observations are valued under the ending episodes' memory.
+        buf["rewards"][step] = bootstrap_time_limits(
+            torch.as_tensor(reward, dtype=torch.float32, device=device), terminated, truncated, info,
+            lambda final_obs, envs_ids: memory.peek(agent, final_obs, envs_ids), gamma)
+        done_t = torch.as_tensor(done, device=device)
+        buf["dones"][step] = done_t.float()
+        memory.end_episodes(done_t)
+    return next_obs, next_gt, env_time
+
+
+def bootstrap_time_limits(reward: torch.Tensor, terminated, truncated, info: dict, final_value, gamma: float):
+    """``reward`` (E,) plus ``gamma * final_value(final_obs, env_ids)`` for the envs truncated (not terminated) in this
+    step: a time limit ends the episode, not the task, so the return goes on from the final observation's value."""
+    ids = np.flatnonzero(np.logical_and(truncated, np.logical_not(terminated)))
+    if len(ids):
+        final = info["final_obs"]
+        final_obs = to_torch({k: np.stack([final[i][k] for i in ids]) for k in final[ids[0]]}
+                             if isinstance(final[ids[0]], dict) else np.stack([final[i] for i in ids]), reward.device)
+        idx = torch.as_tensor(ids, device=reward.device)
+        reward[idx] += gamma * final_value(final_obs, idx)
+    return reward
+
+
+@torch.no_grad()
+def compute_advantages(rewards, values, dones, next_value, gamma: float, gae_lambda: float):
+    """GAE(lambda) over (T, E) tensors (``dones[t]``: step t ended its episode; a truncation's bootstrap is already in
+    ``rewards[t]``), ``next_value`` (E,) the value after the last step -> (advantages, returns)."""
+    T = rewards.shape[0]
+    advantages = torch.zeros_like(rewards)
+    lastgaelam = 0
+    for t in reversed(range(T)):
+        nextvalues = next_value if t == T - 1 else values[t + 1]
+        nextnonterminal = 1.0 - dones[t]
+        delta = rewards[t] + gamma * nextvalues * nextnonterminal - values[t]
+        advantages[t] = lastgaelam = delta + gamma * gae_lambda * nextnonterminal * lastgaelam
+    return advantages, advantages + values
+
+
+class EpisodeStatistics:
+    """The episodes of E envs: each env's running return and length; every ended episode's return (``reward``),
+    ``length`` and the env's own episode statistics (its final info), kept for logging (``ended``) and the last 100
+    for the progress line (``recent``)."""
+
+    def __init__(self, num_envs: int, keep: int = 100):
+        self.returns, self.lengths = np.zeros(num_envs), np.zeros(num_envs, dtype=np.int64)
+        self.recent: deque = deque(maxlen=keep)
+        self.ended: list[tuple[int, dict]] = []  # (global step, episode) since the last log
+
+    def add(self, reward, done, info: dict, global_step: int) -> None:
+        """One step of every env: its rewards (before any bootstrap), which episodes ended and the env's info."""
+        self.returns += reward
+        self.lengths += 1
+        final_info = info.get("final_info", {})
+        for i in np.flatnonzero(done):
+            episode = {k: float(v[i]) for k, v in final_info.items()  # the env's own episode statistics
+                       if not k.startswith("_") and np.ndim(v) == 1 and final_info[f"_{k}"][i]}
+            episode["reward"], episode["length"] = self.returns[i], int(self.lengths[i])
+            self.recent.append(episode)
+            self.ended.append((global_step, episode))
+            self.returns[i], self.lengths[i] = 0.0, 0
+
+    def mean(self, key: str) -> float:
+        values = [e[key] for e in self.recent if key in e]
+        return float(np.mean(values)) if values else float("nan")
+
+
+def log_iteration(writer, args, iteration: int, global_step: int, start: tuple[float, int], buf: dict,
+                  advantages, returns, episodes: EpisodeStatistics, stats: dict, scalars: dict) -> None:
+    """One iteration's TensorBoard scalars (every episode that ended in it, the losses ``stats``, ``scalars``) and its
+    progress line. ``start``: the time and global step at which this process started training."""
+    for step, episode in episodes.ended:
+        writer.add_scalar("charts/episodic_return", episode["reward"], step)
+        writer.add_scalar("charts/episodic_length", episode["length"], step)
+    episodes.ended.clear()
+    y_pred, y_true = buf["values"].flatten().cpu().numpy(), returns.flatten().cpu().numpy()
+    var_y = np.var(y_true)
+    explained_var = np.nan if var_y == 0 else 1 - np.var(y_true - y_pred) / var_y
+    elapsed = time.time() - start[0]
+    sps = int((global_step - start[1]) / elapsed)
+    eta = (args.num_iterations * args.batch_size - global_step) / max(sps, 1)
+    for k, v in {"charts/SPS": sps, **scalars}.items():
+        writer.add_scalar(k, v, global_step)
+    for k, v in stats.items():
+        writer.add_scalar(f"losses/{k}", float(v), global_step)
+    writer.add_scalar("losses/explained_variance", explained_var, global_step)
+    writer.add_scalar("charts/value_mean", buf["values"].mean().item(), global_step)
+    writer.add_scalar("charts/advantage_mean", advantages.mean().item(), global_step)
+    if episodes.recent:
+        for key in episodes.recent[-1]:
+            if key not in ("reward", "length"):
+                writer.add_scalar(f"episode/{key}", episodes.mean(key), global_step)
+    print(f"iter {iteration}/{args.num_iterations} step {global_step} SPS {sps} elapsed "
+          f"{datetime.timedelta(seconds=int(elapsed))} ETA {datetime.timedelta(seconds=int(eta))} return "
+          f"{episodes.mean('reward'):.2f} length {episodes.mean('length'):.1f} pi_loss {float(stats['policy_loss']):.3f} "
+          f"v_loss {float(stats['value_loss']):.3f} entropy {float(stats['entropy']):.3f} (rollout "
+          f"{scalars['charts/rollout_time']:.1f}s of which env {scalars['charts/env_time']:.1f}s, update "
+          f"{scalars['charts/update_time']:.1f}s)", flush=True)
+
+
 def to_torch(obs, device):
     if isinstance(obs, dict):
         return {k: torch.as_tensor(v, device=device) for k, v in obs.items()}
@@ -445,8 +653,10 @@ def to_torch(obs, device):
 
 def index_obs(obs, idx):
     return {k: v[idx] for k, v in obs.items()} if isinstance(obs, dict) else obs[idx]
+# [end shared: learner]
 
 
+# [shared: flags]
 # --- plumbing: flags and --config (a reader can skip this part) -----------------------------------
 
 def fail(message: str) -> typing.NoReturn:
@@ -459,6 +669,7 @@ POSITIVE = (lambda v: v >= 1, "an int >= 1")
 NON_NEGATIVE = (lambda v: v >= 0, "an int >= 0")
 RATE = (lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
 COEF = (lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
+# [end shared: flags]
 RULES = {  # every numeric or choice field: (test, what is allowed)
     "seed": (lambda v: 0 <= v < 2 ** 32, "an int in [0, 2**32 - 1]"),
     **dict.fromkeys(("total_timesteps", "num_envs", "num_steps", "anneal_steps", "num_minibatches", "update_epochs",
@@ -472,6 +683,7 @@ RULES = {  # every numeric or choice field: (test, what is allowed)
     "target_kl": (lambda v: v is None or (math.isfinite(v) and v > 0), "None or a finite number > 0"),
     "rnn_type": (lambda v: v in ("gru", "lstm"), "gru or lstm"),
 }
+# [shared: config]
 # Keys of --env-kwargs that the scripts set themselves when they make the envs.
 RESERVED_ENV_KWARGS = ("num_envs", "render_mode", "autoreset_mode", "vectorization_mode", "vector_kwargs", "wrappers")
 
@@ -562,6 +774,7 @@ def parse_args(argv: list[str], saved: dict | None = None) -> Args:
     if config is None:
         return tyro.cli(Args, args=out)
     return tyro.cli(Args, args=out, default=Args(**load_config(config)))
+# [end shared: config]
 
 
 def check_args(args: Args) -> None:
@@ -579,6 +792,7 @@ def check_args(args: Args) -> None:
     env_kwargs(args)
 
 
+# [shared: env kwargs and checkpoints]
 def env_kwargs(args: Args) -> dict:
     """--env-kwargs: JSON, or a Python dict literal (how a wandb sweep agent renders a mapping value)."""
     try:
@@ -707,11 +921,13 @@ class Checkpoints:
             self.on_exit()
         print(f"\nreceived {name} again: stopped; {self.holds()}", flush=True)
         os._exit(128 + signum)
+# [end shared: env kwargs and checkpoints]
 
 
 # Fields that define the network or the batch: a resumed run must keep them.
 ARCHITECTURE = ("env_id", "rnn_type", "rnn_hidden_size", "rnn_num_layers", "rnn_embedding", "hidden_layer_size",
                 "reconstruction_coef", "ground_truth_coef")
+# [shared: resume]
 BATCH = ("num_envs", "num_steps")
 
 
@@ -728,9 +944,11 @@ def resume_args(argv: list[str], saved: dict) -> Args:
                  "keeps its network and batch shape (leave the flag out to continue as it was)")
         print(f"resume: {f.name} {before!r} -> {now!r}", flush=True)
     return args
+# [end shared: resume]
 
 
 if __name__ == "__main__":
+    # [shared: setup]
     args = parse_args(sys.argv[1:])
     checkpoint = load_checkpoint(args.resume) if args.resume else None
     if checkpoint:
@@ -797,116 +1015,52 @@ if __name__ == "__main__":
     checkpoint = None  # the checkpoints object holds it now
     print(f"{'resuming' if start_iteration > 1 else 'starting'} {run_dir} at step {global_step}: "
           f"{args.num_iterations} iterations of {args.batch_size} steps", flush=True)
+    # [end shared: setup]
 
-    # Rollout storage; the recurrent state is stored *before* every step (the sequences' starts).
+    # Rollout storage (T, E, ...), the recurrent memory, the episodes; the envs start fresh (also on --resume).
     E, T = args.num_envs, args.num_steps
-    obs_space = envs.single_observation_space
-    if isinstance(obs_space, gym.spaces.Dict):
-        obs_buf = {k: torch.zeros((T, E) + s.shape, dtype=torch.as_tensor(s.sample()).dtype, device=device)
-                   for k, s in obs_space.spaces.items()}
-    else:
-        obs_buf = torch.zeros((T, E) + obs_space.shape, dtype=torch.as_tensor(obs_space.sample()).dtype, device=device)
-    n_branches = len(agent.nvec)
-    actions = torch.zeros((T, E, n_branches), dtype=torch.long, device=device)
-    logprobs = torch.zeros((T, E, n_branches), device=device)
-    rewards = torch.zeros((T, E), device=device)
-    dones = torch.zeros((T, E), device=device)
-    values = torch.zeros((T, E), device=device)
-    ground_truth = torch.zeros((T, E, gt_space.shape[0] if gt_space is not None else 0), device=device)
-    states = torch.zeros((T, args.rnn_num_layers, E, agent.state_size), device=device)
+    buf = rollout_storage(envs.single_observation_space, T, E, len(agent.nvec),
+                          gt_space.shape[0] if gt_space is not None else 0, device)
+    memory = RecurrentMemory(agent, E, T, args.memory, device)
+    episodes = EpisodeStatistics(E)
     sequence_length = args.sequence_length if args.memory else 1
-
-    episode_infos: deque = deque(maxlen=100)
-    start_time = time.time()
-    start_step = global_step
     shuffle_rng = np.random.default_rng(args.seed + start_iteration)
+    start = (time.time(), global_step)
     next_obs, info = envs.reset(seed=args.seed + 1000 * (start_iteration - 1))
     next_gt = info.get("ground_truth")
-    state = torch.zeros((args.rnn_num_layers, E, agent.state_size), device=device)
-    episode_return, episode_length = np.zeros(E), np.zeros(E, dtype=np.int64)
     iteration = start_iteration - 1
     for iteration in range(start_iteration, args.num_iterations + 1):
+        # [shared: anneal and rollout]
+        # Anneal the learning rate and the entropy coefficient.
         frac = min(1.0, global_step / args.anneal_steps)
         lr = args.init_lr + frac * (args.final_lr - args.init_lr)
         ent_coef = args.init_ent_coef + frac * (args.final_ent_coef - args.init_ent_coef)
         for group in optimizer.param_groups:
             group["lr"] = lr
 
-        rollout_t0, env_time = time.time(), 0.0
-        for step in range(T):
-            if checkpoints.signal is not None:  # stop now: the checkpoint holds the last completed iteration
-                break
-            obs_t = to_torch(next_obs, device)
-            if isinstance(obs_buf, dict):
-                for k in obs_buf:
-                    obs_buf[k][step] = obs_t[k]
-            else:
-                obs_buf[step] = obs_t
-            if next_gt is not None and ground_truth.shape[-1]:
-                ground_truth[step] = torch.as_tensor(next_gt, dtype=torch.float32, device=device)
-            if not args.memory:
-                state.zero_()
-            states[step] = state
-            with torch.no_grad():
-                logits, value, state = agent.step(obs_t, state)
-                action, logprob = sample_actions(logits)
-            actions[step], logprobs[step], values[step] = action, logprob, value
-            env_action = action.cpu().numpy() if n_branches > 1 else action[:, 0].cpu().numpy()
-            env_t0 = time.time()
-            next_obs, reward, terminated, truncated, info = envs.step(env_action)
-            env_time += time.time() - env_t0
-            next_gt = info.get("ground_truth")
-            done = np.logical_or(terminated, truncated)
-            episode_return += reward
-            episode_length += 1
-            reward = torch.as_tensor(reward, dtype=torch.float32, device=device)
-            ids = np.flatnonzero(truncated & ~terminated)
-            if len(ids):  # time limit: bootstrap from the final observation's value
-                final = info["final_obs"]
-                final_obs = to_torch({k: np.stack([final[i][k] for i in ids]) for k in final[ids[0]]}
-                                     if isinstance(final[ids[0]], dict) else np.stack([final[i] for i in ids]), device)
-                idx = torch.as_tensor(ids, device=device)
-                final_state = state[:, idx] if args.memory else torch.zeros_like(state[:, idx])
-                with torch.no_grad():
-                    _, final_value, _ = agent.step(final_obs, final_state)
-                reward[idx] += args.gamma * final_value
-            rewards[step] = reward
-            done_t = torch.as_tensor(done, device=device)
-            dones[step] = done_t.float()
-            state = state * (~done_t)[None, :, None]  # a new episode starts from a zero state
-            global_step += E
-            for i in np.flatnonzero(done):
-                final_info = info.get("final_info", {})
-                episode = {k: float(v[i]) for k, v in final_info.items()  # the env's own episode statistics
-                           if not k.startswith("_") and np.ndim(v) == 1 and final_info[f"_{k}"][i]}
-                episode["reward"], episode["length"] = episode_return[i], int(episode_length[i])
-                episode_infos.append(episode)
-                episode_return[i], episode_length[i] = 0.0, 0
-                writer.add_scalar("charts/episodic_return", episode["reward"], global_step)
-                writer.add_scalar("charts/episodic_length", episode["length"], global_step)
-        if checkpoints.signal is not None:
+        # Rollout: T steps of every env, the memory carried over from the last rollout.
+        rollout_t0 = time.time()
+        next_obs, next_gt, env_time = collect_rollout(envs, agent, memory, buf, next_obs, next_gt, episodes,
+                                                      args.gamma, global_step, stop=lambda: checkpoints.signal is not None)
+        if checkpoints.signal is not None:  # stop now: the checkpoint holds the last completed iteration
             break
+        global_step += E * T
         rollout_time = time.time() - rollout_t0
+        # [end shared: anneal and rollout]
 
-        with torch.no_grad():
-            _, next_value, _ = agent.step(to_torch(next_obs, device), state if args.memory else torch.zeros_like(state))
-            advantages = torch.zeros_like(rewards)
-            lastgaelam = 0
-            for t in reversed(range(T)):
-                nextvalues = next_value if t == T - 1 else values[t + 1]
-                nextnonterminal = 1.0 - dones[t]
-                delta = rewards[t] + args.gamma * nextvalues * nextnonterminal - values[t]
-                advantages[t] = lastgaelam = delta + args.gamma * args.gae_lambda * nextnonterminal * lastgaelam
-            returns = advantages + values
+        # Advantages: GAE, bootstrapped from the value of the observation after the rollout.
+        next_value = memory.peek(agent, to_torch(next_obs, device))
+        advantages, returns = compute_advantages(buf["rewards"], buf["values"], buf["dones"], next_value,
+                                                 args.gamma, args.gae_lambda)
 
-        # Optimize on minibatches of shuffled sequences (flat index of step t of env e: t * E + e).
+        # Update: epochs of minibatches of shuffled sequences (flat index of step t of env e: t * E + e).
         update_t0 = time.time()
         flat = lambda x: x.reshape((T * E,) + x.shape[2:])  # noqa: E731
-        b = {"obs": {k: flat(v) for k, v in obs_buf.items()} if isinstance(obs_buf, dict) else flat(obs_buf),
-             "actions": flat(actions), "logprobs": flat(logprobs), "advantages": flat(advantages),
-             "returns": flat(returns), "values": flat(values), "ground_truth": flat(ground_truth),
-             "states": states.permute(1, 0, 2, 3).reshape(args.rnn_num_layers, T * E, -1)}
-        sequences = build_sequences(dones.cpu().numpy().astype(bool), sequence_length)
+        b = {k: {o: flat(v) for o, v in buf[k].items()} if isinstance(buf[k], dict) else flat(buf[k])
+             for k in ("obs", "actions", "logprobs", "values", "ground_truth")}
+        b |= {"advantages": flat(advantages), "returns": flat(returns),
+              "states": memory.states.permute(1, 0, 2, 3).reshape(args.rnn_num_layers, T * E, -1)}
+        sequences = build_sequences(buf["dones"].cpu().numpy().astype(bool), sequence_length)
         clipfracs = []
         for epoch in range(args.update_epochs):
             for minibatch, mb in enumerate(split_minibatches(sequences, args.num_minibatches, shuffle_rng)):
@@ -933,41 +1087,18 @@ if __name__ == "__main__":
         update_time = time.time() - update_t0
         checkpoints.state = training_state(agent, optimizer, args, iteration, global_step, wandb_id)
 
-        y_pred, y_true = values.flatten().cpu().numpy(), returns.flatten().cpu().numpy()
-        var_y = np.var(y_true)
-        explained_var = np.nan if var_y == 0 else 1 - np.var(y_true - y_pred) / var_y
-        elapsed = time.time() - start_time
-        sps = int((global_step - start_step) / elapsed)
-        eta = (args.num_iterations * args.batch_size - global_step) / max(sps, 1)
-        writer.add_scalar("charts/learning_rate", lr, global_step)
-        writer.add_scalar("charts/entropy_coefficient", ent_coef, global_step)
-        writer.add_scalar("charts/SPS", sps, global_step)
-        writer.add_scalar("charts/rollout_time", rollout_time, global_step)
-        writer.add_scalar("charts/env_time", env_time, global_step)
-        writer.add_scalar("charts/update_time", update_time, global_step)
-        writer.add_scalar("charts/sequences", len(sequences), global_step)
-        for k, v in stats.items():
-            writer.add_scalar(f"losses/{k}", v.item(), global_step)
-        writer.add_scalar("losses/clipfrac", np.mean(clipfracs), global_step)
-        writer.add_scalar("losses/explained_variance", explained_var, global_step)
-        writer.add_scalar("charts/value_mean", values.mean().item(), global_step)
-        writer.add_scalar("charts/advantage_mean", advantages.mean().item(), global_step)
-        if episode_infos:
-            for key in episode_infos[-1]:
-                if key not in ("reward", "length"):
-                    writer.add_scalar(f"episode/{key}", np.mean([e[key] for e in episode_infos if key in e]), global_step)
-        ret = np.mean([e["reward"] for e in episode_infos]) if episode_infos else float("nan")
-        length = np.mean([e["length"] for e in episode_infos]) if episode_infos else float("nan")
-        print(f"iter {iteration}/{args.num_iterations} step {global_step} SPS {sps} elapsed "
-              f"{datetime.timedelta(seconds=int(elapsed))} ETA {datetime.timedelta(seconds=int(eta))} return {ret:.2f} "
-              f"length {length:.1f} pi_loss {stats['policy_loss'].item():.3f} v_loss {stats['value_loss'].item():.3f} "
-              f"entropy {stats['entropy'].item():.3f} (rollout {rollout_time:.1f}s of which env {env_time:.1f}s, "
-              f"update {update_time:.1f}s)", flush=True)
+        # Log and checkpoint.
+        log_iteration(writer, args, iteration, global_step, start, buf, advantages, returns, episodes,
+                      stats | {"clipfrac": np.mean(clipfracs)},
+                      {"charts/learning_rate": lr, "charts/entropy_coefficient": ent_coef,
+                       "charts/rollout_time": rollout_time, "charts/env_time": env_time,
+                       "charts/update_time": update_time, "charts/sequences": len(sequences)})
         if checkpoints.signal is not None or (args.checkpoint_interval and iteration % args.checkpoint_interval == 0):
             checkpoints.save()
         if checkpoints.signal is not None:
             break
 
+    # [shared: finish]
     checkpoints.save()
     if checkpoints.signal is not None:
         print(f"stopped; {checkpoints.holds()}" + (f"; continue with: python {os.path.basename(__file__)} --resume "
@@ -982,3 +1113,4 @@ if __name__ == "__main__":
         wandb.finish()
     if checkpoints.signal is not None:
         sys.exit(128 + checkpoints.signal)
+    # [end shared: finish]
