@@ -25,9 +25,10 @@ envs are deterministic, so the repeats of a seed play the same episode; ``--samp
 differ.
 
 Memory is handled exactly as in the training scripts' rollouts: TrXL runs ppo_trxl.py's own
-``EpisodicMemory`` (per env the last W-1 entries, other episodes' masked out); the GRU's state is
-reset to zeros at every episode start. Any env the scripts train on can be evaluated (a user's
-``module:EnvId`` too): the envs are made by the script's own ``make_vector_env``.
+``EpisodicMemory`` (per env the last W-1 entries, other episodes' masked out), the GRU/LSTM runs
+ppo_gru.py's own ``RecurrentMemory`` (its state reset to zeros at every episode start). Any env the
+scripts train on can be evaluated (a user's ``module:EnvId`` too): the envs are made by the
+script's own ``make_vector_env``.
 """
 from __future__ import annotations
 
@@ -177,26 +178,6 @@ def make_display_env(env_id: str, kwargs: dict, render: str | None, video: str |
         fail(f"{env_id}: {' '.join(str(e).split())[:300]}")
 
 
-class RecurrentMemory:
-    """The GRU/LSTM rollout's memory (ppo_gru.py's ``__main__`` loop) with the interface of
-    ppo_trxl.py's ``EpisodicMemory``: one state per env, zeros at every episode start (and before
-    every step with ``--no-memory``)."""
-
-    def __init__(self, agent, args, num_envs: int, device):
-        self.memory = args.memory
-        self.state = torch.zeros((args.rnn_num_layers, num_envs, agent.state_size), device=device)
-
-    def end_episodes(self, mask: np.ndarray):
-        self.state[:, torch.as_tensor(mask, device=self.state.device)] = 0
-
-    @torch.no_grad()
-    def step(self, agent, obs):
-        if not self.memory:
-            self.state.zero_()
-        logits, value, self.state = agent.step(obs, self.state)
-        return logits, value
-
-
 def build(module, args, weights, envs, device):
     """The agent as trained and its memory for ``envs``."""
     gt_dim = weights["ground_truth_head.weight"].shape[0] if "ground_truth_head.weight" in weights else 0
@@ -209,7 +190,7 @@ def build(module, args, weights, envs, device):
     if module.__name__ == "ppo_trxl":  # the training rollout's own memory; when full, it carries its window
         return agent, module.EpisodicMemory(envs.num_envs, args.trxl_num_layers, args.trxl_dim,
                                             args.trxl_memory_length, 256, device)
-    return agent, RecurrentMemory(agent, args, envs.num_envs, device)
+    return agent, module.RecurrentMemory(agent, envs.num_envs, 0, args.memory, device)  # storing no states
 
 
 def choose(module, logits, greedy: bool) -> np.ndarray:

@@ -460,7 +460,8 @@ class RecurrentMemory:
     ``step`` stores the state, advances it by one observation and returns the policy; ``peek`` values an observation
     from the current state without advancing it (the bootstrap of a truncated episode's final observation, or of the
     rollout's last one); ``end_episodes`` zeroes the state of envs whose episode ended, so a new episode starts from
-    zeros. Without memory (``--no-memory``) every step starts from a zero state.
+    zeros. Without memory (``--no-memory``) every step starts from a zero state. ``enjoy.py`` uses it with
+    ``num_steps=0`` (nothing stored).
     """
 
     def __init__(self, agent, num_envs: int, num_steps: int, enabled: bool, device):
@@ -476,7 +477,8 @@ class RecurrentMemory:
     def step(self, agent, obs):
         if not self.enabled:
             self.state.zero_()
-        self.states[self.t] = self.state
+        if self.t < len(self.states):
+            self.states[self.t] = self.state
         logits, value, self.state = agent.step(obs, self.state)
         self.t += 1
         return logits, value
@@ -487,6 +489,7 @@ class RecurrentMemory:
         return agent.step(obs, state if self.enabled else torch.zeros_like(state))[1]
 
     def end_episodes(self, done):
+        done = torch.as_tensor(done, device=self.state.device)
         self.state = self.state * (~done)[None, :, None]
 
 

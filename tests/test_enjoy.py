@@ -159,7 +159,7 @@ def test_memory_matches_the_whole_episode_forward(variant, float64):
         module = ppo_gru
         args = ppo_gru.Args(env_id="ProofofMemory-v0", rnn_type=variant, rnn_hidden_size=8, hidden_layer_size=8)
         agent = ppo_gru.Agent(args, envs.single_observation_space, envs.single_action_space, 0)
-        memory = enjoy.RecurrentMemory(agent, args, envs.num_envs, torch.device("cpu"))
+        memory = ppo_gru.RecurrentMemory(agent, envs.num_envs, 0, True, torch.device("cpu"))  # the script's own
         reference = lambda obs, memory=True: recurrent_reference(agent, obs, memory)  # noqa: E731
     for branch in agent.actor_branches:  # logits of order 1 (the init's are ~0.01): differences show
         torch.nn.init.normal_(branch.weight)
