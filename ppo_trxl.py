@@ -731,11 +731,11 @@ def log_iteration(writer, args, iteration: int, global_step: int, start: tuple[f
             if key not in ("reward", "length"):
                 writer.add_scalar(f"episode/{key}", episodes.mean(key), global_step)
     print(f"iter {iteration}/{args.num_iterations} step {global_step} SPS {sps} elapsed "
-          f"{datetime.timedelta(seconds=int(elapsed))} ETA {datetime.timedelta(seconds=int(eta))} return "
-          f"{episodes.mean('reward'):.2f} length {episodes.mean('length'):.1f} pi_loss {float(stats['policy_loss']):.3f} "
-          f"v_loss {float(stats['value_loss']):.3f} entropy {float(stats['entropy']):.3f} (rollout "
-          f"{scalars['charts/rollout_time']:.1f}s of which env {scalars['charts/env_time']:.1f}s, update "
-          f"{scalars['charts/update_time']:.1f}s)", flush=True)
+          f"{datetime.timedelta(seconds=int(elapsed))} ETA {datetime.timedelta(seconds=int(eta))} "
+          f"return {episodes.mean('reward'):.2f} length {episodes.mean('length'):.1f} "
+          f"pi_loss {float(stats['policy_loss']):.3f} v_loss {float(stats['value_loss']):.3f} "
+          f"entropy {float(stats['entropy']):.3f} (rollout {scalars['charts/rollout_time']:.1f}s of which env "
+          f"{scalars['charts/env_time']:.1f}s, update {scalars['charts/update_time']:.1f}s)", flush=True)
 
 
 def to_torch(obs, device):
@@ -1136,8 +1136,8 @@ if __name__ == "__main__":
 
         # Rollout: T steps of every env, the memory carried over from the last rollout.
         rollout_t0 = time.time()
-        next_obs, next_gt, env_time = collect_rollout(envs, agent, memory, buf, next_obs, next_gt, episodes,
-                                                      args.gamma, global_step, stop=lambda: checkpoints.signal is not None)
+        next_obs, next_gt, env_time = collect_rollout(envs, agent, memory, buf, next_obs, next_gt, episodes, args.gamma,
+                                                      global_step, stop=lambda: checkpoints.signal is not None)
         if checkpoints.signal is not None:  # stop now: the checkpoint holds the last completed iteration
             break
         global_step += E * T

@@ -1,14 +1,18 @@
 """The environment core: a task is N environments whose state is a set of arrays.
 
 A task (subclass of ``Task``) holds the state of ``num_envs`` environments as NumPy arrays with a
-leading env axis and implements four functions of that state:
+leading env axis, declares its id, reset parameters and single-env spaces as class attributes,
+and implements a few functions of that state (the full contract, with shapes, dtypes and callers,
+is ``Task``'s docstring and those of its methods):
 
-* ``reset(env_ids, params, rngs)``: start new episodes for the listed envs (Python loop over those
-  envs; per-episode sampling draws from each env's own ``np.random.Generator``),
+* ``reset(env_ids, params, rngs)``: start new episodes for the listed envs (per-episode sampling
+  draws from each env's own ``np.random.Generator``),
 * ``step(actions, active)``: advance every env whose ``active`` flag is set, vectorised over envs,
   and return ``(reward, terminated, truncated)`` arrays (zeros for inactive envs),
 * ``observe()``: draw the observation of every env into a fresh array,
-* ``debug_frame(i)``: the 336x336 ground-truth view of env ``i``;
+* ``debug_image(i)``: the ground-truth view of env ``i`` (hidden things drawn; the core upscales
+  it 4x into ``debug_frame(i)``, the 336x336 view), and ``image(obs, i)`` for non-image
+  observations;
 
 plus the info arrays ``step_info()`` (keys present on every step, e.g. ``ground_truth``) and
 ``final_info()`` (episode statistics, read for envs whose episode just ended).
@@ -45,7 +49,38 @@ RENDER_MODES = ["human", "rgb_array", "debug_rgb_array"]
 
 
 class Task:
-    """Base class of a batched task. Subclasses set the class attributes and the methods below."""
+    """Base class of a batched task: the state of ``num_envs`` envs and the rules, nothing else.
+
+    The adapters (``MemoryGymEnv``: a task of N = 1 env; ``MemoryGymVectorEnv``: N envs) own the
+    generators, parameter checks, autoreset, infos and rendering; a task implements the methods
+    below over all N envs at once. Every array it takes or returns has a leading env axis of N
+    (``(N,)`` for one value per env), and row ``i`` of every output depends only on env ``i``'s
+    state and action, so that a batch equals the same single envs.
+
+    A subclass sets these class attributes (read by the adapters and ``docstrings.py``):
+
+    * ``env_id`` (str): the id, used in messages and the generated documentation;
+    * ``params`` (``dict[str, Param]``, may be empty): the reset parameters (``params.Param``);
+    * ``observation_space``: a ``Box`` or a ``Dict`` of ``Box``es, of ONE env (the vector env
+      batches it);
+    * ``action_space``: ``Discrete(n)`` (start 0) or ``MultiDiscrete``, of one env (no other
+      kind: ``check_actions`` validates these two);
+    * ``reset_state`` (tuple of str, required, may be ``()``): every attribute that ``reset``
+      writes, see ``snapshot``;
+    * optional: ``render_fps`` (25; the human window's pace, ``metadata["render_fps"]``),
+      ``controls`` (a key mapping of ``memory_gym_envs.play``: ``"continuous"`` for
+      ``MultiDiscrete([3, 3])``, ``"grid"``, ``"right_up_down"`` or ``"left_right"`` for
+      ``Discrete``), ``ground_truth_space`` (a ``Box`` of one env's ``step_info()["ground_truth"]``
+      if it reports that key, else None; the adapters expose it with ``has_ground_truth_info``).
+
+    The class docstring becomes the envs' documentation (``doc_summary``/``doc_sections`` and the
+    generated ``## Arguments``, see ``docstrings.py``): a summary, then ``## Description``,
+    ``## Action Space``, ``## Observation Space``, ``## Rewards``, ``## Starting State`` and
+    ``## Episode End``. Then two two-line adapter classes, ``class XEnv(MemoryGymEnv)`` and
+    ``class XVectorEnv(MemoryGymVectorEnv)``, each setting ``task_class = X``, and an entry in
+    ``memory_gym_envs.ENVS`` (or ``gymnasium.register`` with ``entry_point`` and
+    ``vector_entry_point``) make it a gymnasium env.
+    """
 
     env_id: ClassVar[str]
     params: ClassVar[dict[str, Param]]
@@ -71,22 +106,76 @@ class Task:
             cls.__doc__ = docstrings.env_doc(cls)
 
     def __init__(self, num_envs: int):
+        """Called once by each adapter (``task_class(N)``). A subclass calls ``super().__init__``
+        (it sets ``num_envs``, ``all_ids = np.arange(N)`` and reads ``reset_state``) and then
+        allocates its state arrays, one row per env. That initial state must be valid for
+        ``observe``, ``step_info`` and an inactive ``step``: they also cover envs that no reset
+        has reached yet (a vector ``reset`` with a ``reset_mask``)."""
         self.num_envs = num_envs
         self.all_ids = np.arange(num_envs)
         self._state_names = [name.rpartition(".")[::2] for name in self.reset_state]  # (owner, attribute)
 
     @classmethod
     def check_params(cls, params: dict[str, Any]) -> None:
-        """Checks that involve several parameters; raise ValueError naming them."""
+        """Checks that involve several parameters; raise ValueError naming them.
+
+        ``params`` is the validated dict that ``reset`` would get. Called by both adapters on the
+        construction defaults and before every explicit ``reset`` (before anything changes; not
+        on autoresets, which use the checked defaults). Must not change anything."""
 
     def reset(self, env_ids: np.ndarray, params: dict[str, Any], rngs: list[np.random.Generator]) -> None:
+        """Start new episodes for the envs ``env_ids``; mutates their rows only, returns None.
+
+        * ``env_ids``: a non-empty, ascending 1-D int array (int64/intp) of distinct env indices.
+        * ``params``: one dict for all of them with every key of ``params`` (the class table),
+          validated and merged over the defaults: ``int``, ``float`` or ``bool`` values, a tuple
+          of such for a ``sampled`` parameter (draw one per env with ``params.pick(rng, values)``).
+        * ``rngs``: ``rngs[j]`` is the generator of env ``env_ids[j]``. Draw env ``env_ids[j]``'s
+          randomness from ``rngs[j]`` only, in an order that does not depend on the other envs
+          (the seeding contract). To draw during steps, keep the generator (e.g. in a list
+          ``self.rngs`` named in ``reset_state``): a seeded reset passes a new one.
+
+        Write every state that ``observe``/``step``/``step_info``/``final_info`` read, per env
+        (the episode's parameter values too: other envs may be mid-episode with other values),
+        and name every attribute written in ``reset_state``.
+
+        Callers: ``MemoryGymEnv.reset`` (``env_ids = [0]``, ``rngs = [env.np_random]``) and
+        ``MemoryGymVectorEnv.reset`` (all envs, or those of ``options["reset_mask"]``), both with
+        the defaults updated by ``options`` and undone if it raises (``snapshot``); the vector
+        env's autoresets with the default params: ``NEXT_STEP`` on the step after an env ended
+        (after that step's ``step`` call, in which the env was inactive), ``SAME_STEP`` in the
+        step in which it ended (after ``step``, ``observe``, ``step_info`` and ``final_info``).
+        Each call is followed by ``observe`` and ``step_info``."""
         raise NotImplementedError
 
     def step(self, actions: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Advance every env ``i`` with ``active[i]`` by one step; mutates the state.
+
+        * ``actions``: validated int64 actions of all N envs: ``(N,)`` for ``Discrete``,
+          ``(N, k)`` for ``MultiDiscrete`` (those of inactive envs are valid but to be ignored).
+        * ``active``: ``(N,)`` bool. An inactive env must not change.
+
+        Returns fresh arrays ``(reward, terminated, truncated)``: ``(N,)`` float64, bool, bool
+        (the vector env hands them to the caller as they are); reward 0 and both flags False for
+        inactive envs. ``terminated``: the task's own end (success, failure); ``truncated``: a
+        time limit; not both.
+
+        Callers: ``MemoryGymEnv.step`` (N = 1, ``active = [True]``); ``MemoryGymVectorEnv.step``
+        with ``active`` all True in ``SAME_STEP`` and ``DISABLED`` mode, and False in
+        ``NEXT_STEP`` mode for the envs that ended in the previous step or were never reset
+        (they are reset right after). An active env is always mid-episode: the adapters never
+        step an ended episode before resetting it. Then come ``observe``, ``step_info`` and, if
+        an episode ended, ``final_info`` (in ``NEXT_STEP`` mode after resetting the inactive envs;
+        in ``SAME_STEP`` mode before resetting the ended ones)."""
         raise NotImplementedError
 
     def snapshot(self) -> list:
-        """The ``reset_state`` attributes and copies of their contents, for ``restore``."""
+        """The ``reset_state`` attributes and copies of their contents, for ``restore``.
+
+        Called by the adapters' explicit resets (not autoresets) before ``task.reset``; does not
+        change the state. Supports attributes that are numeric or structured arrays (not object
+        dtype), lists (e.g. of generators; the list is copied, not its items) or None (skipped).
+        Subclasses need not override it or ``restore``."""
         saved = []
         for owner, attr in self._state_names:
             obj = getattr(self, owner) if owner else self
@@ -97,7 +186,9 @@ class Task:
 
     def restore(self, saved: list) -> None:
         """Put back what ``snapshot`` saved: the very same objects (a reset may have replaced an
-        array by a grown copy; views of the old one stay valid) with their old contents."""
+        array by a grown copy; views of the old one stay valid) with their old contents.
+
+        Called only when ``task.reset`` raised in an explicit reset; mutates the state back."""
         for obj, attr, value, copy in saved:
             setattr(obj, attr, value)
             if isinstance(value, list):
@@ -106,29 +197,65 @@ class Task:
                 value[...] = np.frombuffer(copy, value.dtype).reshape(value.shape)
 
     def observe(self):
+        """The observations of all N envs: a fresh array of shape ``(N,) + observation_space.shape``
+        and its dtype (for a ``Dict`` space, a dict of such arrays, one per key), each row inside
+        the space. Does not change the state.
+
+        Called by both adapters after every reset and step (``SAME_STEP``: also before the
+        autoreset; those rows become ``info["final_obs"]``). The single env returns row 0 (a
+        view) and the vector env the array itself, kept by the caller: never reuse a buffer."""
         raise NotImplementedError
 
     def image(self, obs, i: int) -> np.ndarray:
-        """The 84x84 RGB image of env ``i`` in an observation batch (Dict observations override)."""
+        """The RGB image of env ``i`` in an observation batch ``obs`` (what ``observe`` returned last):
+        an ``(H, W, 3)`` uint8 array (84x84 for the tasks of this package).
+
+        Called only by ``render()`` in ``"rgb_array"`` mode (both adapters; they copy it). The
+        default, ``obs[i]``, fits an image ``Box``; override it for ``Dict`` or non-image
+        observations (draw a picture of env ``i``). Must not change the state."""
         return obs[i]
 
     def debug_image(self, i: int) -> np.ndarray:
-        """The 84x84 ground-truth view of env ``i`` (hidden things drawn)."""
+        """The ground-truth view of env ``i`` (hidden things drawn): a new ``(H, W, 3)`` uint8 array
+        (84x84 for the tasks of this package). Must not change the state.
+
+        Called through ``debug_frame`` by ``render()`` in ``"debug_rgb_array"`` mode (both
+        adapters) and ``"human"`` mode (the single env). gymnasium's ``check_env`` of a
+        registered env renders every mode, so implement it."""
         raise NotImplementedError
 
     def debug_frame(self, i: int) -> np.ndarray:
+        """``debug_image(i)`` upscaled 4x (336x336 for an 84x84 image). Not overridden."""
         return upscale(self.debug_image(i), 4)
 
     def human_fps(self, i: int) -> int:
-        """Frames per second of the human window for env ``i``'s current frame."""
+        """Frames per second of the human window for env ``i``'s current frame (single env,
+        ``render_mode="human"``). Optional; the default is ``render_fps``."""
         return self.render_fps
 
     def step_info(self) -> dict[str, np.ndarray]:
-        """Info keys present on every step and reset, as (N, ...) arrays."""
+        """Info keys present on every step and reset, as ``{key: (N,) or (N, k) array}``; the same
+        keys on every call. Does not change the state; the arrays may be views of it (the
+        adapters copy them). The default: none.
+
+        Called by both adapters after every reset and step (the single env reports row 0: a
+        Python scalar for an (N,) array, a copy of the row otherwise; the vector env the rows of
+        all envs (of a reset: the reset ones) with a ``_key`` mask; in ``SAME_STEP`` mode the ending envs' values before the autoreset
+        go into ``info["final_info"]`` too). A ``ground_truth`` key is declared by
+        ``ground_truth_space``. Key names: no leading ``_``, not ``final_obs``/``final_info``,
+        and distinct from ``final_info``'s (which would override them)."""
         return {}
 
     def final_info(self) -> dict[str, np.ndarray]:
-        """Episode statistics as (N,) int64/float64/bool arrays; valid where an episode just ended."""
+        """Episode statistics as ``{key: (N,) array}`` (int64/float64/bool); only the rows of envs
+        whose episode just ended are read. Does not change the state.
+
+        Called in a step where ``step`` returned ``terminated | truncated`` for some envs, after
+        ``step``, ``observe`` and ``step_info`` and before those envs are reset: the single env
+        adds row 0 to the ending step's info; the vector env reports the ending envs' rows
+        (with ``_key`` masks) in that step's infos (``NEXT_STEP``, ``DISABLED``) or in
+        ``info["final_info"]`` (``SAME_STEP``). By convention ``reward`` (the return) and
+        ``length`` (steps); the training scripts log every other (N,) key."""
         raise NotImplementedError
 
 
