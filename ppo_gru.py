@@ -140,7 +140,7 @@ class Args:
 
     # Recurrent memory specific arguments
     rnn_type: str = "gru"
-    """the recurrent core: gru or lstm"""
+    """the memory: gru, lstm, mingru, ffm, lru, mamba or gdn (Gated DeltaNet); docs/training.md"""
     rnn_hidden_size: int = 512
     """the size of the recurrent state"""
     rnn_num_layers: int = 1
@@ -240,6 +240,303 @@ def layer_init(layer, std=np.sqrt(2), bias_const=None):
 # [end shared: envs and encoder helpers]
 
 
+# --- the memories: an initial state and one call over a sequence ---------------------------------
+#
+# Every memory is an nn.Module with ``state_size`` (floats per env) and one call:
+#
+#     out, state = memory(x, state, starts)
+#         x       (T, B, in_features)   T steps of B sequences (the rollout: T = 1, B = every env)
+#         state   (B, state_size)       the state before step 0 (``initial_state``: zeros)
+#         starts  (T, B) bool           step t begins an episode: the state is reset before it
+#         out     (T, B, hidden)        what the heads read;  state: the state after step T-1
+#
+#     state ──reset if starts[0]──► step 0 ──reset if starts[1]──► step 1 ── ... ──► state
+#                                     │                              │
+#                                   out[0]                         out[1]
+#
+# Resetting inside the call makes a sequence that crosses an episode start equal to stepping it one
+# step at a time (tests/test_memories.py checks every registered memory). Padding after a
+# sequence's last step never reaches its real steps: every memory is causal.
+
+def reset(state: torch.Tensor, starts: torch.Tensor) -> torch.Tensor:
+    """The state with the rows of envs whose episode starts now set to zeros (the initial state)."""
+    return state * (~starts).to(state.dtype)[:, None]
+
+
+class Memory(nn.Module):
+    """A memory for one step at a time: subclasses set ``state_size`` and implement ``step(x_t, state) -> (out_t,
+    state)``, or override ``forward`` with a faster sequence form."""
+
+    state_size: int
+
+    def initial_state(self, batch: int, device=None, dtype=None) -> torch.Tensor:
+        return torch.zeros(batch, self.state_size, device=device, dtype=dtype)
+
+    def forward(self, x, state, starts):
+        outs = []
+        for t in range(x.shape[0]):
+            out, state = self.step(x[t], reset(state, starts[t]))
+            outs.append(out)
+        return torch.stack(outs), state
+
+
+def linear_scan(a, b, h, starts):
+    """h_t = a_t * h_{t-1} + b_t for every step of (T, B, ...) tensors (real or complex), from ``h``, the state reset
+    to zeros before each step t with ``starts[t]``: all h_t, (T, B, ...). The diagonal memories' one recurrence."""
+    keep = (~starts).to(a.dtype).view(starts.shape + (1,) * (a.dim() - 2))
+    hs = []
+    for t in range(a.shape[0]):
+        h = a[t] * keep[t] * h + b[t]
+        hs.append(h)
+    return torch.stack(hs)
+
+
+def init_recurrent(rnn: nn.Module) -> None:
+    for name, param in rnn.named_parameters():
+        if "bias" in name:
+            nn.init.constant_(param, 0)
+        elif "weight" in name:
+            nn.init.orthogonal_(param, np.sqrt(2))
+
+
+class TorchRNN(Memory):
+    """torch's fused nn.GRU / nn.LSTM over the runs of steps between episode starts (one call when none is inside)."""
+
+    def forward(self, x, state, starts):
+        B, lstm = x.shape[1], isinstance(self, nn.LSTM)
+        cuts = [0] + (torch.nonzero(starts[1:].any(1)).flatten() + 1).tolist() + [x.shape[0]]
+        outs = []
+        for a, b in zip(cuts, cuts[1:]):
+            h = reset(state, starts[a]).view(B, self.num_layers, -1).transpose(0, 1)
+            h = tuple(s.contiguous() for s in h.chunk(2, -1)) if lstm else h.contiguous()
+            out, h = self.rnn_forward(x[a:b], h)
+            state = (torch.cat(h, -1) if lstm else h).transpose(0, 1).reshape(B, -1)
+            outs.append(out)
+        return torch.cat(outs), state
+
+
+class GRU(TorchRNN, nn.GRU):
+    """GRU (Cho et al., arXiv 1406.1078), torch's: the paper's recurrent baseline. ``layers`` stacked."""
+
+    def __init__(self, in_features: int, hidden: int, layers: int = 1):
+        nn.GRU.__init__(self, in_features, hidden, num_layers=layers)
+        init_recurrent(self)
+        self.state_size = layers * hidden
+
+    def rnn_forward(self, x, h):
+        return nn.GRU.forward(self, x, h)
+
+
+class LSTM(TorchRNN, nn.LSTM):
+    """LSTM (Hochreiter and Schmidhuber, 1997), torch's; the state holds h and c side by side. ``layers`` stacked."""
+
+    def __init__(self, in_features: int, hidden: int, layers: int = 1):
+        nn.LSTM.__init__(self, in_features, hidden, num_layers=layers)
+        init_recurrent(self)
+        self.state_size = layers * 2 * hidden
+
+    def rnn_forward(self, x, h):
+        return nn.LSTM.forward(self, x, h)
+
+
+class MinGRU(Memory):
+    """minGRU (Feng et al., "Were RNNs all we needed?", arXiv 2410.01201): a GRU whose gate and candidate see only
+    the input, so the recurrence is linear and diagonal:
+        z_t = sigmoid(W_z x_t),   h_t = (1 - z_t) * h_{t-1} + z_t * (W_h x_t)
+    Simplified: the candidate is linear (no log-space g(); the scan is not in log space)."""
+
+    def __init__(self, in_features: int, hidden: int):
+        super().__init__()
+        self.gate_candidate = nn.Linear(in_features, 2 * hidden)
+        self.state_size = hidden
+
+    def forward(self, x, state, starts):
+        z, candidate = self.gate_candidate(x).chunk(2, -1)
+        z = torch.sigmoid(z)
+        h = linear_scan(1 - z, z * candidate, state, starts)
+        return h, h[-1]
+
+
+def log_uniform(n: int, low: float, high: float) -> torch.Tensor:
+    return torch.exp(torch.rand(n) * (math.log(high) - math.log(low)) + math.log(low))
+
+
+def inverse_softplus(y: torch.Tensor) -> torch.Tensor:
+    return y + torch.log(-torch.expm1(-y))
+
+
+def complex_state(state: torch.Tensor) -> torch.Tensor:
+    """A real (B, 2n) state as the complex (B, n) it stores (real parts, then imaginary parts)."""
+    re, im = state.chunk(2, -1)
+    return torch.complex(re, im)
+
+
+def real_state(h: torch.Tensor) -> torch.Tensor:
+    return torch.cat([h.real, h.imag], -1)
+
+
+class LRU(Memory):
+    """LRU, the Linear Recurrent Unit (Orvieto et al., arXiv 2303.06349): a diagonal complex linear recurrence,
+        h_t = lambda * h_{t-1} + gamma * (B x_t),   y_t = GLU(GELU(Re(C h_t) + D x_t))
+    with lambda = exp(-exp(nu) + i exp(theta)) (stable by construction; |lambda| initialised in [0.9, 0.999],
+    phase in [0, pi/10]) and gamma = sqrt(1 - |lambda|^2). hidden / 2 complex states. Simplified: no layer norm,
+    dropout or residual around the block (the agent's heads follow)."""
+
+    def __init__(self, in_features: int, hidden: int, r_min: float = 0.9, r_max: float = 0.999,
+                 max_phase: float = math.pi / 10):
+        super().__init__()
+        n = hidden // 2
+        u1, u2 = torch.rand(n), torch.rand(n)
+        self.nu_log = nn.Parameter(torch.log(-0.5 * torch.log(u1 * (r_max ** 2 - r_min ** 2) + r_min ** 2)))
+        self.theta_log = nn.Parameter(torch.log(max_phase * u2))
+        self.B = nn.Parameter(torch.randn(2, n, in_features) / math.sqrt(2 * in_features))
+        self.C = nn.Parameter(torch.randn(2, hidden, n) / math.sqrt(n))
+        self.D = nn.Linear(in_features, hidden)
+        self.glu = nn.Linear(hidden, 2 * hidden)
+        self.state_size = 2 * n
+
+    def forward(self, x, state, starts):
+        lam = torch.exp(torch.complex(-torch.exp(self.nu_log), torch.exp(self.theta_log)))
+        gamma = torch.sqrt(1 - lam.abs() ** 2)
+        bx = torch.complex(x @ self.B[0].T, x @ self.B[1].T) * gamma
+        h = linear_scan(lam.expand_as(bx), bx, complex_state(state), starts)
+        y = F.gelu(h.real @ self.C[0].T - h.imag @ self.C[1].T + self.D(x))
+        a, g = self.glu(y).chunk(2, -1)
+        return a * torch.sigmoid(g), real_state(h[-1])
+
+
+class FFM(Memory):
+    """FFM, Fast and Forgetful Memory (Morad et al., NeurIPS 2023, arXiv 2310.04128), built for RL: an aggregator
+    of m traces at c frequencies that decays and rotates,
+        S_t = gamma * S_{t-1} + (W_in x_t * sigmoid(W_g x_t)) 1^T,   gamma = exp(-|alpha| + i omega)  (m x c)
+        y_t = LN(W_mix [Re S_t, Im S_t]) * o_t + W_skip x_t * (1 - o_t),   o_t = sigmoid(W_o x_t)
+    with m = hidden / 4 traces, c = 4 frequencies (2 m c = 2 hidden floats of state); alpha spaced so that the
+    traces' half-lives span 1 to 1,000 steps, omega evenly in [0, pi). Simplified: no learned initial state."""
+
+    def __init__(self, in_features: int, hidden: int, context: int = 4):
+        super().__init__()
+        m = max(1, hidden // 4)
+        self.m, self.c = m, context
+        self.alpha = nn.Parameter(math.log(2) / torch.logspace(0, 3, m))
+        self.omega = nn.Parameter(torch.linspace(0, math.pi, context + 1)[:-1])
+        self.pre = nn.Linear(in_features, 2 * m)  # trace input and its gate
+        self.mix = nn.Linear(2 * m * context, hidden)
+        self.norm = nn.LayerNorm(hidden)
+        self.out = nn.Linear(in_features, 2 * hidden)  # output gate and skip
+        self.state_size = 2 * m * context
+
+    def forward(self, x, state, starts):
+        T, B = x.shape[:2]
+        value, gate = self.pre(x).chunk(2, -1)
+        u = (value * torch.sigmoid(gate))[..., None].expand(T, B, self.m, self.c)
+        gamma = torch.exp(torch.complex(-self.alpha.abs()[:, None].expand(self.m, self.c),
+                                        self.omega[None, :].expand(self.m, self.c)))
+        h = linear_scan(gamma.expand(T, B, self.m, self.c), u.to(gamma.dtype),
+                        complex_state(state).view(B, self.m, self.c), starts)
+        z = self.norm(self.mix(torch.cat([h.real, h.imag], -1).reshape(T, B, -1)))
+        o, skip = self.out(x).chunk(2, -1)
+        o = torch.sigmoid(o)
+        return z * o + skip * (1 - o), real_state(h[-1].reshape(B, -1))
+
+
+class Mamba(Memory):
+    """Mamba's selective state space layer, S6 (Gu and Dao, arXiv 2312.00752), in its recurrent form: per channel d
+    of u = SiLU(W_u x) an N-state SSM whose step size and projections depend on the input,
+        h_t = exp(delta_t A) * h_{t-1} + delta_t B_t u_t,   y_t = C_t h_t + D u_t,   out_t = W_o (y_t * SiLU(W_z x_t))
+    with A = -exp(A_log) (S4D-real init: A = -(1..N)), delta_t = softplus(W_delta u_t + b) (b set so that delta
+    starts in [0.001, 0.1]), N = 16, channels = hidden. Simplified: no causal convolution before the SSM, a full-rank
+    (not low-rank) delta projection, no expansion of the channels."""
+
+    def __init__(self, in_features: int, hidden: int, n: int = 16, dt_range=(0.001, 0.1)):
+        super().__init__()
+        self.n, self.hidden = n, hidden
+        self.in_proj = nn.Linear(in_features, 2 * hidden)
+        self.delta = nn.Linear(hidden, hidden)
+        with torch.no_grad():
+            self.delta.bias.copy_(inverse_softplus(log_uniform(hidden, *dt_range)))
+        self.bc = nn.Linear(hidden, 2 * n, bias=False)
+        self.A_log = nn.Parameter(torch.log(torch.arange(1, n + 1, dtype=torch.float32)).repeat(hidden, 1))
+        self.D = nn.Parameter(torch.ones(hidden))
+        self.out_proj = nn.Linear(hidden, hidden)
+        self.state_size = hidden * n
+
+    def forward(self, x, state, starts):
+        T, B = x.shape[:2]
+        u, z = self.in_proj(x).chunk(2, -1)
+        u = F.silu(u)
+        delta = F.softplus(self.delta(u))
+        Bt, Ct = self.bc(u).chunk(2, -1)
+        a = torch.exp(delta[..., None] * -torch.exp(self.A_log))  # (T, B, hidden, n)
+        h = linear_scan(a, (delta * u)[..., None] * Bt[:, :, None, :], state.view(B, self.hidden, self.n), starts)
+        y = (h * Ct[:, :, None, :]).sum(-1) + self.D * u
+        return self.out_proj(y * F.silu(z)), h[-1].reshape(B, -1)
+
+
+class GatedDeltaNet(Memory):
+    """Gated DeltaNet (Yang, Kautz and Hatamizadeh, arXiv 2412.06464): per head a matrix memory that decays and
+    overwrites what it stored under a key (the delta rule),
+        S_t = alpha_t S_{t-1} (I - beta_t k_t k_t^T) + beta_t v_t k_t^T,   o_t = S_t q_t
+    with unit-norm q, k, beta_t = sigmoid(W_b x_t), alpha_t = exp(-exp(A_log) softplus(W_a x_t + b)) (Mamba2's
+    gate); output W_o (RMSNorm(o_t) * SiLU(W_g x_t)). Heads of 32 dimensions (hidden / 32 heads).
+    Simplified: no short convolutions, no chunked (WY) form: the update steps the recurrence."""
+
+    def __init__(self, in_features: int, hidden: int, head_dim: int = 32, dt_range=(0.001, 0.1)):
+        super().__init__()
+        self.heads, self.d = max(1, hidden // head_dim), min(head_dim, hidden)
+        self.qkvg = nn.Linear(in_features, 4 * self.heads * self.d)
+        self.ab = nn.Linear(in_features, 2 * self.heads)
+        self.A_log = nn.Parameter(torch.log(torch.empty(self.heads).uniform_(1, 16)))
+        self.dt_bias = nn.Parameter(inverse_softplus(log_uniform(self.heads, *dt_range)))
+        self.norm = nn.RMSNorm(self.d)
+        self.out_proj = nn.Linear(self.heads * self.d, hidden)
+        self.state_size = self.heads * self.d * self.d
+
+    def forward(self, x, state, starts):
+        T, B = x.shape[:2]
+        q, k, v, g = self.qkvg(x).view(T, B, 4, self.heads, self.d).unbind(2)
+        q, k = F.normalize(q, dim=-1), F.normalize(k, dim=-1)
+        a, b = self.ab(x).chunk(2, -1)
+        alpha = torch.exp(-torch.exp(self.A_log) * F.softplus(a + self.dt_bias))[..., None, None]  # (T, B, heads, 1, 1)
+        beta = torch.sigmoid(b)[..., None]  # (T, B, heads, 1)
+        S, outs = state.view(B, self.heads, self.d, self.d), []  # S[b, h] is (d_v, d_k)
+        for t in range(T):
+            S = alpha[t] * reset(S.flatten(1), starts[t]).view_as(S)
+            S = S + (beta[t] * (v[t] - (S @ k[t][..., None])[..., 0]))[..., None] * k[t][..., None, :]
+            outs.append((S @ q[t][..., None])[..., 0])
+        o = self.norm(torch.stack(outs)) * F.silu(g)
+        return self.out_proj(o.reshape(T, B, -1)), S.reshape(B, -1)
+
+
+class Stacked(Memory):
+    """``layers`` memories of one kind, each reading the one below; the state is theirs side by side."""
+
+    def __init__(self, kind, in_features: int, hidden: int, layers: int):
+        super().__init__()
+        self.layers = nn.ModuleList(kind(in_features if i == 0 else hidden, hidden) for i in range(layers))
+        self.sizes = [m.state_size for m in self.layers]
+        self.state_size = sum(self.sizes)
+
+    def forward(self, x, state, starts):
+        states = []
+        for layer, s in zip(self.layers, state.split(self.sizes, -1)):
+            x, s = layer(x, s, starts)
+            states.append(s)
+        return x, torch.cat(states, -1)
+
+
+# --rnn-type: a name for each memory. GRU and LSTM stack their layers themselves; the others are one layer each,
+# stacked by ``Stacked`` for --rnn-num-layers > 1. Add your own: MEMORIES["name"] = YourMemory (docs/using_the_scripts.md).
+MEMORIES = {"gru": GRU, "lstm": LSTM, "mingru": MinGRU, "ffm": FFM, "lru": LRU, "mamba": Mamba,
+            "gdn": GatedDeltaNet}
+
+
+def make_memory(kind: str, in_features: int, hidden: int, layers: int) -> Memory:
+    memory = MEMORIES[kind]
+    if memory in (GRU, LSTM):
+        return memory(in_features, hidden, layers)
+    return memory(in_features, hidden) if layers == 1 else Stacked(memory, in_features, hidden, layers)
+
+
 class Agent(nn.Module):
     def __init__(self, args: Args, observation_space: gym.Space, action_space: gym.Space, ground_truth_dim: int):
         super().__init__()
@@ -256,15 +553,7 @@ class Agent(nn.Module):
                 features += self.cnn(torch.zeros(1, c, h, w)).shape[1]
         h = args.rnn_hidden_size
         self.embedding = nn.Sequential(layer_init(nn.Linear(features, h)), nn.ReLU()) if args.rnn_embedding else None
-        self.rnn_type, self.rnn_layers, self.rnn_hidden = args.rnn_type, args.rnn_num_layers, h
-        rnn_class = nn.GRU if args.rnn_type == "gru" else nn.LSTM
-        self.rnn = rnn_class(h if args.rnn_embedding else features, h, num_layers=args.rnn_num_layers,
-                             batch_first=True)
-        for name, param in self.rnn.named_parameters():
-            if "bias" in name:
-                nn.init.constant_(param, 0)
-            elif "weight" in name:
-                nn.init.orthogonal_(param, np.sqrt(2))
+        self.rnn = make_memory(args.rnn_type, h if args.rnn_embedding else features, h, args.rnn_num_layers)
         d = args.hidden_layer_size
         self.body = nn.Sequential(layer_init(nn.Linear(h, d)), nn.ReLU())
         self.policy_layer = nn.Sequential(layer_init(nn.Linear(d, d)), nn.ReLU())
@@ -287,8 +576,8 @@ class Agent(nn.Module):
 
     @property
     def state_size(self) -> int:
-        """Width of the stored recurrent state per layer: h (GRU) or h and c side by side (LSTM)."""
-        return self.rnn_hidden * (2 if self.rnn_type == "lstm" else 1)
+        """Floats of the memory's state per env."""
+        return self.rnn.state_size
 
     def image(self, obs):
         return obs if self.image_key == "" else obs[self.image_key]
@@ -304,23 +593,16 @@ class Agent(nn.Module):
         x = torch.cat(parts, dim=-1)
         return self.embedding(x) if self.embedding is not None else x
 
-    def recurrent(self, x, state):
-        """x: (B, S, F) sequences; state: (layers, B, state_size) -> outputs (B, S, H), new state."""
-        if self.rnn_type == "lstm":
-            h, c = state.split(self.rnn_hidden, dim=-1)
-            out, (h, c) = self.rnn(x, (h.contiguous(), c.contiguous()))
-            return out, torch.cat([h, c], dim=-1)
-        return self.rnn(x, state.contiguous())
-
     def heads(self, memory_out):
         x = self.body(memory_out)
         logits = [branch(self.policy_layer(x)) for branch in self.actor_branches]
         return logits, self.critic(self.value_layer(x)).squeeze(-1)
 
     def step(self, obs, state):
-        """Rollout: one step for every env. Returns logits, value, the new recurrent state."""
-        out, state = self.recurrent(self.encode(obs)[:, None], state)
-        logits, value = self.heads(out[:, 0])
+        """Rollout: one step for every env from ``state`` (E, state_size). Returns logits, value, the new state."""
+        x = self.encode(obs)[None]
+        out, state = self.rnn(x, state, torch.zeros(x.shape[:2], dtype=torch.bool, device=x.device))
+        logits, value = self.heads(out[0])
         return logits, value, state
 
     def forward_sequences(self, obs, initial_state, index, valid):
@@ -333,8 +615,9 @@ class Agent(nn.Module):
         x = self.encode(index_obs(obs, flat))
         padded = x.new_zeros(index.shape + x.shape[-1:])
         padded[valid] = x
-        out, _ = self.recurrent(padded, initial_state)
-        out = out[valid]
+        no_starts = torch.zeros(index.shape[::-1], dtype=torch.bool, device=x.device)  # a sequence starts from its state
+        out, _ = self.rnn(padded.transpose(0, 1), initial_state, no_starts)
+        out = out.transpose(0, 1)[valid]
         logits, value = self.heads(out)
         return out, logits, value
 
@@ -415,7 +698,7 @@ def ppo_loss(agent: Agent, args: Args, b: dict, sequences: np.ndarray, ent_coef:
     advantage statistics for ``--norm-adv`` (default: these sequences')."""
     index, valid = padded_index(sequences, args.num_envs)
     index, valid = torch.as_tensor(index, device=b["values"].device), torch.as_tensor(valid, device=b["values"].device)
-    initial_state = b["states"][:, index[:, 0]]
+    initial_state = b["states"][index[:, 0]]
     out, logits, newvalue = agent.forward_sequences(b["obs"], initial_state, index, valid)
     flat = index[valid]
     newlogprob, entropy = evaluate_actions(logits, b["actions"][flat])
@@ -454,8 +737,8 @@ def ppo_loss(agent: Agent, args: Args, b: dict, sequences: np.ndarray, ent_coef:
 
 
 class RecurrentMemory:
-    """The recurrent state of E envs during the rollout, and what the update reads: the state *before* every step
-    (``states``, (T, layers, E, state_size)), from which each of the update's sequences starts.
+    """The memory's state of E envs during the rollout, and what the update reads: the state *before* every step
+    (``states``, (T, E, state_size)), from which each of the update's sequences starts.
 
     ``step`` stores the state, advances it by one observation and returns the policy; ``peek`` values an observation
     from the current state without advancing it (the bootstrap of a truncated episode's final observation, or of the
@@ -465,9 +748,8 @@ class RecurrentMemory:
     """
 
     def __init__(self, agent, num_envs: int, num_steps: int, enabled: bool, device):
-        shape = (agent.rnn_layers, num_envs, agent.state_size)
-        self.state = torch.zeros(shape, device=device)
-        self.states = torch.zeros((num_steps, *shape), device=device)
+        self.state = agent.rnn.initial_state(num_envs, device)
+        self.states = torch.zeros((num_steps, *self.state.shape), device=device)
         self.enabled, self.t = enabled, 0
 
     def start_rollout(self, agent):
@@ -485,12 +767,11 @@ class RecurrentMemory:
 
     @torch.no_grad()
     def peek(self, agent, obs, envs=slice(None)):
-        state = self.state[:, envs]
+        state = self.state[envs]
         return agent.step(obs, state if self.enabled else torch.zeros_like(state))[1]
 
     def end_episodes(self, done):
-        done = torch.as_tensor(done, device=self.state.device)
-        self.state = self.state * (~done)[None, :, None]
+        self.state = reset(self.state, torch.as_tensor(done, device=self.state.device))
 
 
 # [shared: learner]
@@ -684,7 +965,7 @@ RULES = {  # every numeric or choice field: (test, what is allowed)
     "gamma": (lambda v: 0 < v <= 1, "a number in (0, 1]"),
     "gae_lambda": (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
     "target_kl": (lambda v: v is None or (math.isfinite(v) and v > 0), "None or a finite number > 0"),
-    "rnn_type": (lambda v: v in ("gru", "lstm"), "gru or lstm"),
+    "rnn_type": (lambda v: v in MEMORIES, " or ".join(MEMORIES)),
 }
 # [shared: config]
 # Keys of --env-kwargs that the scripts set themselves when they make the envs.
@@ -1062,7 +1343,7 @@ if __name__ == "__main__":
         b = {k: {o: flat(v) for o, v in buf[k].items()} if isinstance(buf[k], dict) else flat(buf[k])
              for k in ("obs", "actions", "logprobs", "values", "ground_truth")}
         b |= {"advantages": flat(advantages), "returns": flat(returns),
-              "states": memory.states.permute(1, 0, 2, 3).reshape(args.rnn_num_layers, T * E, -1)}
+              "states": memory.states.reshape(T * E, -1)}
         sequences = build_sequences(buf["dones"].cpu().numpy().astype(bool), sequence_length)
         clipfracs = []
         for epoch in range(args.update_epochs):

@@ -3,16 +3,19 @@
     python benchmarks/cpu_suite.py                        # every run not yet finished, 2 at a time
     python benchmarks/cpu_suite.py --parallel 1 --tasks mortar --seeds 1
     python benchmarks/cpu_suite.py --report               # only rebuild the results from finished runs
+    python benchmarks/cpu_suite.py --print-commands       # one line per unfinished run, for a scheduler
 
 Three reduced tasks made from reset parameters (see ``TASKS``: why each, and the ceiling of an agent
-without memory), four agents with one set of PPO settings per task (``PPO``, ``AGENTS``):
+without memory), nine agents with one set of PPO settings per task (``PPO``, ``AGENTS``):
 
 * ``GRU``: ``ppo_gru.py``, a GRU of 128;
 * ``TrXL``: ``ppo_trxl.py``, 2 layers of 128, 2 heads, no gating, no auxiliary loss;
 * ``TrXL+rec``: the same with the observation-reconstruction loss (coefficient 0.1, as CleanRL's
   Memory Gym benchmark);
 * ``GRU no memory``: the GRU network with its state reset before every step (the memory-less
-  baseline).
+  baseline);
+* the memory zoo, ``minGRU``, ``FFM``, ``LRU``, ``Mamba``, ``GDN``: the GRU's network and settings
+  with another memory of 128 (``ppo_gru.py --rnn-type``).
 
 Each run trains one thread (``OMP_NUM_THREADS=1``) for the task's steps, then its final
 checkpoint is evaluated with ``enjoy.py --eval`` (50 unseen seeds x 3 episodes, greedy actions).
@@ -92,6 +95,12 @@ AGENTS = {
     "TrXL": TRXL,
     "TrXL+rec": TRXL + ["--reconstruction-coef", "0.1"],
     "GRU no memory": GRU + ["--no-memory"],
+    # The memory zoo (ppo_gru.py --rnn-type): the GRU's network and settings with another memory of 128.
+    "minGRU": GRU + ["--rnn-type", "mingru"],
+    "FFM": GRU + ["--rnn-type", "ffm"],
+    "LRU": GRU + ["--rnn-type", "lru"],
+    "Mamba": GRU + ["--rnn-type", "mamba"],
+    "GDN": GRU + ["--rnn-type", "gdn"],
 }
 
 
@@ -386,6 +395,19 @@ def report(runs: list[Run], out: str, pages: bool = False) -> None:
     print(f"{len(records)} records -> {out}/summary.json, results.md, plots", flush=True)
 
 
+def print_commands(runs: list[Run], a: argparse.Namespace) -> None:
+    """One line per unfinished run: this script limited to that run (one at a time, no report), so that a scheduler
+    can run the lines anywhere that sees the same --work and --out (each run writes only its own directories)."""
+    for run in runs:
+        if run.done:
+            continue
+        flags = ["--tasks", run.task_name, "--agents", run.agent, "--seeds", str(run.seed), "--parallel", "1",
+                 "--no-report", "--work", os.path.abspath(a.work), "--out", os.path.abspath(a.out)]
+        if a.steps:
+            flags += ["--steps", str(a.steps)]
+        print(shlex.join([sys.executable, os.path.abspath(__file__), *flags]))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--tasks", nargs="+", choices=list(TASKS), default=list(TASKS))
@@ -397,6 +419,10 @@ def main() -> None:
     p.add_argument("--out", default=DEFAULT_OUT, help="where the results go (the default: the README's and "
                                                          "docs/results.md's tables are updated too)")
     p.add_argument("--report", action="store_true", help="only rebuild the results from the finished runs")
+    p.add_argument("--print-commands", action="store_true",
+                   help="print one command per unfinished run (for a job array, GNU parallel or a wandb grid) and "
+                        "exit; each trains, evaluates and writes its record; --report collects them")
+    p.add_argument("--no-report", action="store_true", help="run, but leave the results to a later --report")
     p.add_argument("--steps", type=int, help="every task's steps instead of its own (a quick check of the "
                                              "machinery; use another --work and --out)")
     a = p.parse_args()
@@ -406,8 +432,13 @@ def main() -> None:
         for name, task in TASKS.items():
             TASKS[name] = dataclasses.replace(task, steps=a.steps)
     runs = [Run(a.work, a.out, t, agent, s) for s in a.seeds for t in a.tasks for agent in a.agents]
+    if a.print_commands:
+        print_commands(runs, a)
+        return
     if not a.report:
         run_all(runs, a.parallel)
+    if a.no_report:
+        return
     seeds = sorted(set(a.seeds) | set(SEEDS))
     report([Run(a.work, a.out, t, agent, s) for s in seeds for t in TASKS for agent in AGENTS], a.out,
            pages=not a.steps and os.path.abspath(a.out) == os.path.abspath(DEFAULT_OUT))

@@ -2,6 +2,7 @@
 
     python benchmarks/train_speed.py                    # MortarMayhem-Grid-v0, every script present
     python benchmarks/train_speed.py --iterations 2 --env-id MortarMayhem-v0
+    python benchmarks/train_speed.py --memories              # every memory at the CPU suite's settings
 
 Runs ``python <script> --env-id ID --total-timesteps <iterations x 16384>`` (defaults: 32 envs x
 512 steps, 8 minibatches, 3 epochs) in a scratch directory, and reports steps/s (as the script
@@ -78,6 +79,48 @@ def run_script(script: str, env_id: str, iterations: int, threads: int) -> dict:
                 rss_gb=usage.ru_maxrss / 1024 ** 2)
 
 
+def run_memory(agent: str, iterations: int) -> dict:
+    """One ``benchmarks/cpu_suite.py`` agent on its ``mortar`` task at the suite's settings (one thread, 16 envs x 128
+    steps, 4 minibatches, 3 epochs, memory of 128) for ``iterations`` iterations: steps/s, the median rollout and
+    update seconds per iteration, peak RSS."""
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    from cpu_suite import TASKS, command
+
+    script, *flags = command(TASKS["mortar"], agent, 1)
+    flags[flags.index("--total-timesteps") + 1] = str(2048 * iterations)
+    flags[flags.index("--checkpoint-interval") + 1] = "0"
+    with tempfile.TemporaryDirectory() as tmp, open(os.path.join(tmp, "stderr"), "w+") as err:
+        proc = subprocess.Popen([sys.executable, os.path.join(ROOT, script), *flags], cwd=tmp, stdout=subprocess.PIPE,
+                                stderr=err, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
+        stdout = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS
+        err.seek(0)
+        if os.waitstatus_to_exitcode(status):
+            raise SystemExit(f"{agent} failed:\n{err.read()[-3000:]}")
+    lines = [line for line in stdout.splitlines() if line.startswith("iter ")]
+    num = lambda pattern, line: float(re.search(pattern, line).group(1))  # noqa: E731
+    median = lambda pattern: float(sorted(num(pattern, line) for line in lines)[len(lines) // 2])  # noqa: E731
+    return dict(agent=agent, sps=num(r"SPS (\d+)", lines[-1]), rollout=median(r"rollout ([\d.]+)s"),
+                update=median(r"update ([\d.]+)s"), rss_gb=usage.ru_maxrss / 1024 ** 2)
+
+
+def memory_table(agents: list[str], iterations: int) -> None:
+    """The memory zoo at the CPU suite's settings, every memory in this one run: the update's cost against the GRU's."""
+    rows = []
+    for agent in agents:
+        print(f"running {agent} ...", file=sys.stderr, flush=True)
+        rows.append(run_memory(agent, iterations))
+    gru = next(r for r in rows if r["agent"] == "GRU")
+    print(f"\nThe memories at the CPU suite's settings (benchmarks/cpu_suite.py's mortar task, MortarMayhem-Grid-v0 "
+          f"reduced: 16 envs x 128 steps, 4 minibatches, 3 epochs, memory of 128, 1 thread), {iterations} "
+          "iterations each; median seconds per iteration\n")
+    print("| memory | steps/s | rollout | update | update vs GRU | peak RSS |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['agent']} | {r['sps']:.0f} | {r['rollout']:.2f} s | {r['update']:.2f} s | "
+              f"{r['update'] / gru['update']:.2f}x | {r['rss_gb']:.2f} GB |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--env-id", default="MortarMayhem-Grid-v0")
@@ -87,7 +130,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0,
                         help="torch threads for the CNN bound and the scripts (default: the scripts' default, half "
                              "the cores)")
+    parser.add_argument("--memories", nargs="*", metavar="AGENT",
+                        help="instead: the memory zoo at the CPU suite's settings (benchmarks/cpu_suite.py's agents; "
+                             "none named: the GRU and every ppo_gru.py memory of the suite), one after another")
     args = parser.parse_args()
+    if args.memories is not None:
+        memory_table(args.memories or ["GRU", "GRU no memory", "minGRU", "FFM", "LRU", "Mamba", "GDN"],
+                     max(args.iterations, 3))
+        return
     threads = args.threads or min(8, max(1, len(os.sched_getaffinity(0)) // 2))
     print("measuring the Nature CNN bound ...", file=sys.stderr, flush=True)
     bound = cnn_bound(threads)

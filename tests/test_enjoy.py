@@ -125,7 +125,7 @@ def trxl_reference(agent, obs, window):
 def recurrent_reference(agent, obs, memory=True):
     """The update's forward over the whole episode as one sequence from a zero state."""
     T = len(obs)
-    zero = torch.zeros(agent.rnn_layers, 1, agent.state_size)
+    zero = torch.zeros(1, agent.state_size)
     if not memory:  # every step from a zero state
         return torch.cat([agent.forward_sequences(obs[t:t + 1], zero, torch.zeros(1, 1, dtype=torch.long),
                                                   torch.ones(1, 1, dtype=torch.bool))[1][0] for t in range(T)])

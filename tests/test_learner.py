@@ -110,7 +110,7 @@ def episode_value(kind, module, agent, episode_obs, final_obs):
             for obs in episode_obs:
                 memory.step(agent, obs[None])
             return memory.step(agent, final_obs[None])[1].item()
-        state = torch.zeros(1, 1, agent.state_size)
+        state = torch.zeros(1, agent.state_size)
         for obs in episode_obs:
             _, _, state = agent.step(obs[None], state)
         return agent.step(final_obs[None], state)[1].item()

@@ -47,7 +47,7 @@ def make_rollout(args, T=20, E=4, seed=0, obs_dim=3):
          "returns": torch.randn(n, generator=g, dtype=torch.double),
          "values": torch.randn(n, generator=g, dtype=torch.double),
          "ground_truth": torch.rand(n, 2, generator=g, dtype=torch.double),
-         "states": torch.randn(args.rnn_num_layers, n, agent.state_size, generator=g, dtype=torch.double)}
+         "states": torch.randn(n, agent.state_size, generator=g, dtype=torch.double)}
     return agent, b, dones
 
 
@@ -56,11 +56,11 @@ def per_sequence_loss(agent, args, b, sequences, ent_coef):
     logprobs, entropies, values, outs, flats = [], [], [], [], []
     for e, start, length in sequences:
         flat = torch.arange(start, start + length) * args.num_envs + e
-        x = agent.encode(b["obs"][flat])[None]
-        out, _ = agent.recurrent(x, b["states"][:, flat[:1]])
-        logits, value = agent.heads(out[0])
+        x = agent.encode(b["obs"][flat])[:, None]
+        out, _ = agent.rnn(x, b["states"][flat[:1]], torch.zeros(len(flat), 1, dtype=torch.bool))
+        logits, value = agent.heads(out[:, 0])
         lp, ent = ppo_gru.evaluate_actions(logits, b["actions"][flat])
-        logprobs.append(lp), entropies.append(ent), values.append(value), outs.append(out[0]), flats.append(flat)
+        logprobs.append(lp), entropies.append(ent), values.append(value), outs.append(out[:, 0]), flats.append(flat)
     flat = torch.cat(flats)
     ratio = (torch.cat(logprobs) - b["logprobs"][flat]).exp()
     adv = b["advantages"][flat]
@@ -121,13 +121,13 @@ def test_rollout_steps_match_the_sequence_forward():
         torch.manual_seed(0)
         agent = ppo_gru.Agent(args, gym.spaces.Box(-1, 1, (3,)), gym.spaces.Discrete(2), 0).double()
         obs = torch.randn(6, 3, dtype=torch.double)
-        state = torch.zeros(1, 1, agent.state_size, dtype=torch.double)
+        state = torch.zeros(1, agent.state_size, dtype=torch.double)
         stepped = []
         with torch.no_grad():
             for t in range(6):
                 _, value, state = agent.step(obs[t:t + 1], state)
                 stepped.append(value)
-            _, _, values = agent.forward_sequences(obs, torch.zeros(1, 1, agent.state_size, dtype=torch.double),
+            _, _, values = agent.forward_sequences(obs, torch.zeros(1, agent.state_size, dtype=torch.double),
                                                    torch.arange(6)[None], torch.ones(1, 6, dtype=torch.bool))
         assert torch.allclose(values, torch.cat(stepped), atol=1e-12), rnn_type
 
