@@ -441,7 +441,8 @@ class FFM(Memory):
 
 class Mamba(Memory):
     """Mamba's selective state space layer, S6 (Gu and Dao, arXiv 2312.00752), in its recurrent form: per channel d
-    of u = SiLU(W_u x) an N-state SSM whose step size and projections depend on the input,
+    of u = SiLU(W_u RMSNorm(x)) (the block's pre-norm) an N-state SSM whose step size and projections depend on the
+    input,
         h_t = exp(delta_t A) * h_{t-1} + delta_t B_t u_t,   y_t = C_t h_t + D u_t,   out_t = W_o (y_t * SiLU(W_z x_t))
     with A = -exp(A_log) (S4D-real init: A = -(1..N)), delta_t = softplus(W_delta u_t + b) (b set so that delta
     starts in [0.001, 0.1]), N = 16, channels = hidden. Simplified: no causal convolution before the SSM, a full-rank
@@ -450,6 +451,7 @@ class Mamba(Memory):
     def __init__(self, in_features: int, hidden: int, n: int = 16, dt_range=(0.001, 0.1)):
         super().__init__()
         self.n, self.hidden = n, hidden
+        self.norm = nn.RMSNorm(in_features)
         self.in_proj = nn.Linear(in_features, 2 * hidden)
         self.delta = nn.Linear(hidden, hidden)
         with torch.no_grad():
@@ -462,7 +464,7 @@ class Mamba(Memory):
 
     def forward(self, x, state, starts):
         T, B = x.shape[:2]
-        u, z = self.in_proj(x).chunk(2, -1)
+        u, z = self.in_proj(self.norm(x)).chunk(2, -1)
         u = F.silu(u)
         delta = F.softplus(self.delta(u))
         Bt, Ct = self.bc(u).chunk(2, -1)
