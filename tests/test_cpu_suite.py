@@ -145,3 +145,33 @@ def test_the_report_writes_the_headline_between_the_markers_of_the_pages(tmp_pat
     for page in (os.path.join(ROOT, "README.md"), os.path.join(ROOT, "docs", "results.md")):
         text = open(page).read()  # the project's pages carry the markers the report writes between
         assert text.count(cpu_suite.BEGIN) == 1 and text.count(cpu_suite.END) == 1
+
+
+@pytest.mark.slow
+def test_printed_commands_run_one_run_each_and_report_collects_them(tmp_path):
+    """--print-commands: a line per unfinished run; each line trains and evaluates its run alone and writes no
+    report; --report then collects the records (as a scheduler's jobs and a final step would)."""
+    listed = suite(tmp_path, "--print-commands")
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    lines = listed.stdout.splitlines()
+    assert len(lines) == 2 and all("--parallel 1 --no-report" in line and "--steps 3000" in line for line in lines)
+    assert "--agents GRU --seeds 1" in lines[0] and "--agents 'GRU no memory' --seeds 1" in lines[1]
+    for line in lines:
+        r = subprocess.run(line, shell=True, capture_output=True, text=True, timeout=600,
+                           env=dict(os.environ, OMP_NUM_THREADS="1"))
+        assert r.returncode == 0, r.stderr[-2000:]
+    out = tmp_path / "out"
+    assert not (out / "summary.json").exists()  # --no-report
+    assert suite(tmp_path, "--print-commands").stdout == ""  # nothing left to run
+    r = suite(tmp_path, "--report")
+    assert r.returncode == 0 and len(json.loads((out / "summary.json").read_text())) == 2
+
+
+def test_every_memory_of_ppo_gru_is_a_suite_agent():
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    sys.path.insert(0, ROOT)
+    import cpu_suite
+    import ppo_gru
+
+    in_suite = {flags[flags.index("--rnn-type") + 1] for flags in cpu_suite.AGENTS.values() if "--rnn-type" in flags}
+    assert in_suite == set(ppo_gru.MEMORIES) - {"gru", "lstm"}
