@@ -154,3 +154,12 @@ def test_a_zoo_memory_through_config_checkpoint_resume_and_enjoy(tmp_path):
     r = run_script("ppo_gru.py", ["--rnn-type", "transformer"], tmp_path)
     assert r.returncode == 2 and "--rnn-type must be gru or lstm or mingru or ffm or lru or mamba or gdn, got " \
         "'transformer'" in r.stderr
+
+
+def test_the_memory_sweep_covers_every_memory():
+    import yaml
+
+    with open(os.path.join(ROOT, "configs", "sweeps", "ppo_gru_memories_ProofofMemory-v0.yaml")) as f:
+        sweep = yaml.safe_load(f)  # (its commands parse: tests/test_configs.py)
+    assert sweep["method"] == "grid" and sweep["parameters"]["rnn_type"]["values"] == [
+        k for k in ppo_gru.MEMORIES if k not in DOCUMENTED]
