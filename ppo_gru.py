@@ -1,5 +1,6 @@
-"""PPO with a recurrent memory (GRU or LSTM, truncated BPTT), for Memory Gym and any gymnasium env
-with discrete actions (CleanRL style).
+"""PPO with a recurrent memory (truncated BPTT), for Memory Gym and any gymnasium env with discrete
+actions (CleanRL style). The memory: a GRU (the paper's baseline), or any of the zoo behind one
+interface (``--rnn-type``: lstm, mingru, ffm, lru, mamba, gdn), or your own (``MEMORIES``).
 
     python ppo_gru.py --env-id Endless-MortarMayhem-v0
     python ppo_gru.py --env-id ProofofMemory-v0 --total-timesteps 25000 --num-envs 16 --num-steps 128 \
@@ -7,9 +8,9 @@ with discrete actions (CleanRL style).
         --init-lr 3e-4 --init-ent-coef 1e-3 --clip-coef 0.2
 
 The agent (the paper's GRU baseline, arXiv 2309.17207): an encoder (Nature CNN for images, the
-raw vector for vectors, both for Dict observations), an optional embedding layer, a recurrent
-core (GRU by default, LSTM), a post-memory layer, then separate policy and value layers and their heads. The
-recurrent state before every step is stored during the rollout and reset to zeros at episode
+raw vector for vectors, both for Dict observations), an optional embedding layer, the memory (a
+GRU by default), a post-memory layer, then separate policy and value layers and their heads. The
+memory's state before every step is stored during the rollout and reset to zeros at episode
 start. For the update, each env's rollout is cut into sequences at episode ends (optionally also
 every ``--sequence-length`` steps); each sequence starts from its stored (stale) state. Minibatches
 are shuffled sequences of roughly equal total steps, padded only to their longest sequence; the
@@ -20,7 +21,7 @@ Outputs and conventions as ``ppo_trxl.py``: TensorBoard in ``runs/{run_name}``, 
 ``--capture-video``, ``--save-model``, checkpoints every ``--checkpoint-interval`` iterations and
 on SIGINT/SIGTERM, ``--resume runs/{run_name}/checkpoint.pt``.
 
-The file reads top to bottom: Args, the envs, the agent, its loss and memory, the learner's named
+The file reads top to bottom: Args, the envs, the memories, the agent, its loss and rollout memory, the learner's named
 steps (``collect_rollout``, ``bootstrap_time_limits``, ``compute_advantages``, ``EpisodeStatistics``,
 ``log_iteration``), the plumbing (flags, config, checkpoints), then the training loop. Blocks between
 ``# [shared: NAME]`` and ``# [end shared: NAME]`` are the same in ppo_trxl.py and ppo_gru.py
