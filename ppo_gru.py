@@ -1,6 +1,7 @@
 """PPO with a recurrent memory (truncated BPTT), for Memory Gym and any gymnasium env with discrete
 actions (CleanRL style). The memory: a GRU (the paper's baseline), or any of the zoo behind one
-interface (``--rnn-type``: lstm, mingru, ffm, lru, mamba, gdn), or your own (``MEMORIES``).
+interface (``--rnn-type``: lstm, mingru, ffm, lru, mamba, gdn; framestack, a window of 4 frames
+without recurrence), or your own (``MEMORIES``).
 
     python ppo_gru.py --env-id Endless-MortarMayhem-v0
     python ppo_gru.py --env-id ProofofMemory-v0 --total-timesteps 25000 --num-envs 16 --num-steps 128 \
@@ -141,7 +142,8 @@ class Args:
 
     # Recurrent memory specific arguments
     rnn_type: str = "gru"
-    """the memory: gru, lstm, mingru, ffm, lru, mamba or gdn (Gated DeltaNet); docs/training.md"""
+    """the memory: gru, lstm, mingru, ffm, lru, mamba, gdn (Gated DeltaNet) or framestack (the last 4 frames, no
+    recurrence); docs/training.md"""
     rnn_hidden_size: int = 512
     """the size of the recurrent state"""
     rnn_num_layers: int = 1
@@ -510,6 +512,24 @@ class GatedDeltaNet(Memory):
         return self.out_proj(o.reshape(T, B, -1)), S.reshape(B, -1)
 
 
+class FrameStack(Memory):
+    """No recurrent memory, a window: the last ``frames`` inputs side by side through one layer,
+        out_t = ReLU(W [x_{t-3}, x_{t-2}, x_{t-1}, x_t])   (frames = 4; zeros before an episode's first step)
+    The memory-less baseline of the paper's authors stacked 4 or 16 frames; here the window holds the encoder's
+    features of each frame (each frame encoded on its own), so the agent and its settings stay the GRU's. The state
+    is the previous frames - 1 inputs."""
+
+    def __init__(self, in_features: int, hidden: int, frames: int = 4):
+        super().__init__()
+        self.in_features = in_features
+        self.layer = nn.Linear(frames * in_features, hidden)
+        self.state_size = (frames - 1) * in_features
+
+    def step(self, x, state):
+        window = torch.cat([state, x], -1)  # oldest first
+        return F.relu(self.layer(window)), window[:, self.in_features:]
+
+
 class Stacked(Memory):
     """``layers`` memories of one kind, each reading the one below; the state is theirs side by side."""
 
@@ -530,7 +550,7 @@ class Stacked(Memory):
 # --rnn-type: a name for each memory. GRU and LSTM stack their layers themselves; the others are one layer each,
 # stacked by ``Stacked`` for --rnn-num-layers > 1. Add your own: MEMORIES["name"] = YourMemory (docs/using_the_scripts.md).
 MEMORIES = {"gru": GRU, "lstm": LSTM, "mingru": MinGRU, "ffm": FFM, "lru": LRU, "mamba": Mamba,
-            "gdn": GatedDeltaNet}
+            "gdn": GatedDeltaNet, "framestack": FrameStack}
 
 
 def make_memory(kind: str, in_features: int, hidden: int, layers: int) -> Memory:

@@ -6,7 +6,7 @@
     python benchmarks/cpu_suite.py --print-commands       # one line per unfinished run, for a scheduler
 
 Three reduced tasks made from reset parameters (see ``TASKS``: why each, and the ceiling of an agent
-without memory), nine agents with one set of PPO settings per task (``PPO``, ``AGENTS``):
+without memory), ten agents with one set of PPO settings per task (``PPO``, ``AGENTS``):
 
 * ``GRU``: ``ppo_gru.py``, a GRU of 128;
 * ``TrXL``: ``ppo_trxl.py``, 2 layers of 128, 2 heads, no gating, no auxiliary loss;
@@ -15,7 +15,8 @@ without memory), nine agents with one set of PPO settings per task (``PPO``, ``A
 * ``GRU no memory``: the GRU network with its state reset before every step (the memory-less
   baseline);
 * the memory zoo, ``minGRU``, ``FFM``, ``LRU``, ``Mamba``, ``GDN``: the GRU's network and settings
-  with another memory of 128 (``ppo_gru.py --rnn-type``).
+  with another memory of 128 (``ppo_gru.py --rnn-type``); ``FrameStack``: the same network with
+  the last 4 frames' features instead of a memory (the authors' frame-stacking baseline).
 
 Each run trains one thread (``OMP_NUM_THREADS=1``) for the task's steps, then its final
 checkpoint is evaluated with ``enjoy.py --eval`` (50 unseen seeds x 3 episodes, greedy actions).
@@ -101,6 +102,7 @@ AGENTS = {
     "LRU": GRU + ["--rnn-type", "lru"],
     "Mamba": GRU + ["--rnn-type", "mamba"],
     "GDN": GRU + ["--rnn-type", "gdn"],
+    "FrameStack": GRU + ["--rnn-type", "framestack"],  # no recurrence: the last 4 frames' features
 }
 
 
