@@ -267,8 +267,9 @@ def reset(state: torch.Tensor, starts: torch.Tensor) -> torch.Tensor:
 
 
 class Memory(nn.Module):
-    """A memory for one step at a time: subclasses set ``state_size`` and implement ``step(x_t, state) -> (out_t,
-    state)``, or override ``forward`` with a faster sequence form."""
+    """The base of every memory: a subclass sets ``state_size`` and either implements ``step(x_t, state) -> (out_t,
+    state)``, which this ``forward`` runs one step at a time (resetting at starts), or overrides ``forward`` with a
+    sequence form."""
 
     state_size: int
 
