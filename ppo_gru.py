@@ -219,12 +219,19 @@ def make_env(args: Args):
         fail(f"{args.env_id}: {' '.join(str(e).split())[:300]}")
 
 
+CNN_MIN_SIZE = 36  # the smallest height and width the Nature CNN's three convolutions take
+
+
 def observation_parts(space: gym.Space) -> tuple[str | None, list[str], int]:
     """What the encoder reads: the image's key ("" for a plain image observation), the vector keys
     and their total size. ValueError for a space it cannot read."""
     image, vectors, size = None, [], 0
     for key, part in (space.spaces.items() if isinstance(space, gym.spaces.Dict) else [("", space)]):
         if isinstance(part, gym.spaces.Box) and len(part.shape) == 3 and part.dtype == np.uint8 and image is None:
+            if min(part.shape[:2]) < CNN_MIN_SIZE:
+                raise ValueError(f"image observations of {part.shape[0]}x{part.shape[1]} pixels are too small for the "
+                                 f"Nature CNN (8x8 stride 4, 4x4 stride 2, 3x3): it needs at least {CNN_MIN_SIZE}x"
+                                 f"{CNN_MIN_SIZE}; resize them, e.g. with gymnasium.wrappers.ResizeObservation")
             image = key
         elif isinstance(part, gym.spaces.Box) and len(part.shape) == 1:
             vectors.append(key)
@@ -1242,6 +1249,11 @@ BATCH = ("num_envs", "num_steps")
 def resume_args(argv: list[str], saved: dict) -> Args:
     """--resume: the run continues with its saved args. Flags given with it may change what is safe
     to change (each change printed), never the network or the batch shape."""
+    names = {f.name for f in fields(Args)}
+    for field, script in (("trxl_dim", "ppo_trxl.py"), ("rnn_type", "ppo_gru.py")):  # a field of one script only
+        if field in saved and field not in names:
+            fail(f"--resume: the checkpoint was made by {script} (its args have {field}), not by "
+                 f"{os.path.basename(__file__)}: continue it with python {script} --resume CHECKPOINT")
     args = parse_args(argv, saved)
     for f in fields(Args):
         before, now = saved.get(f.name, f.default), getattr(args, f.name)

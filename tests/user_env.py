@@ -1,5 +1,6 @@
 """A user's own env, outside Memory Gym, as the scripts' docs describe (``--env-id user_env:UserDict-v0``):
-a Dict of a small image and a vector, MultiDiscrete actions, episodes of 8 steps."""
+a Dict of a small image (36x36, the Nature CNN's smallest; ``size``: another) and a vector, MultiDiscrete
+actions, episodes of 8 steps."""
 import gymnasium as gym
 import numpy as np
 from gymnasium.envs.registration import register
@@ -9,10 +10,13 @@ class UserDictEnv(gym.Env):
     """Remember the first step's colour: the image is red or green at step 0, then grey; reward 1 at
     the last step if action branch 0 names the colour. ``vector``: [step / 8, 1]."""
 
-    observation_space = gym.spaces.Dict({"image": gym.spaces.Box(0, 255, (36, 36, 3), np.uint8),
-                                         "vector": gym.spaces.Box(0.0, 1.0, (2,), np.float32)})
     action_space = gym.spaces.MultiDiscrete([2, 3])
     length = 8
+
+    def __init__(self, size: int = 36):
+        self.size = size
+        self.observation_space = gym.spaces.Dict({"image": gym.spaces.Box(0, 255, (size, size, 3), np.uint8),
+                                                  "vector": gym.spaces.Box(0.0, 1.0, (2,), np.float32)})
 
     def reset(self, *, seed=None, options=None):
         super().reset(seed=seed)
@@ -26,7 +30,7 @@ class UserDictEnv(gym.Env):
         return self._obs(), reward, done, False, {"success": np.float64(reward)} if done else {}
 
     def _obs(self):
-        image = np.full((36, 36, 3), 128, np.uint8)
+        image = np.full((self.size, self.size, 3), 128, np.uint8)
         if self.t == 0:
             image[..., :] = (255, 0, 0) if self.colour == 0 else (0, 255, 0)
         return {"image": image, "vector": np.array([self.t / self.length, 1.0], np.float32)}
