@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import json
 import os
 import sys
@@ -81,6 +82,9 @@ def parse_args(argv):
                    help="JSON reset parameters over the training ones, e.g. '{\"max_steps\": 10000}' to cap "
                         "endless episodes")
     p.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    p.add_argument("--script", metavar="PATH",
+                   help="the training script that made the model, e.g. your changed copy of ppo_gru.py (default: the "
+                        "one the checkpoint names, in the working directory or beside enjoy.py)")
     a = p.parse_args(argv)
     if not (a.eval or a.render or a.video):
         fail("nothing to do: give --eval, --render human or --video DIR")
@@ -121,11 +125,61 @@ def write_json(result: dict, path: str) -> None:
             os.remove(tmp)
 
 
-def load(path: str):
-    """The training script's module, its Args as saved, the weights and the global step (if known)."""
-    from ppo_trxl import load_checkpoint  # both scripts read files the same way: weights_only=True, no code runs
+def import_script(path: str):
+    """A training script (a copy of ppo_trxl.py or ppo_gru.py, under any name) as a module."""
+    name = os.path.splitext(os.path.basename(path))[0]
+    if name in sys.modules:
+        if os.path.abspath(getattr(sys.modules[name], "__file__", None) or "") == os.path.abspath(path):
+            return sys.modules[name]
+        name = f"{name}_{abs(hash(os.path.abspath(path)))}"  # another file of that name: leave the first alone
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or not os.path.isfile(path):
+        fail(f"--script {path!r}: no such Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # (its dataclasses look themselves up there)
+    spec.loader.exec_module(module)
+    return module
 
-    saved = load_checkpoint(path, keys=("args",))
+
+def beside(name: str) -> str | None:
+    """The file ``name`` in the working directory or beside this file, if there."""
+    for folder in (os.getcwd(), os.path.dirname(os.path.abspath(__file__))):
+        if os.path.isfile(os.path.join(folder, name)):
+            return os.path.join(folder, name)
+    return None
+
+
+def training_script(path: str) -> str:
+    """The file of the script that made ``path``: the one the checkpoint names (or, for one that names none,
+    ppo_trxl.py or ppo_gru.py as its args tell), in the working directory or beside enjoy.py."""
+    try:  # only to read the names; weights_only: nothing in the file runs
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        saved = None  # the script's own loader says why, below
+    made_by = None
+    if isinstance(saved, dict) and isinstance(saved.get("script"), str):
+        made_by = os.path.basename(saved["script"])
+    elif isinstance(saved, dict) and isinstance(saved.get("args"), dict):
+        made_by = next((s + ".py" for key, s in SCRIPTS.items() if key in saved["args"]), None)
+    if made_by is not None:
+        if beside(made_by) is None:
+            fail(f"{path} was made by {made_by}, which is neither in the working directory nor beside enjoy.py; "
+                 "give it with --script PATH")
+        return beside(made_by)
+    found = next((f for f in map(beside, ("ppo_trxl.py", "ppo_gru.py")) if f), None)
+    if found is None:
+        fail("enjoy.py needs the training script that made the model: ppo_trxl.py or ppo_gru.py in the working "
+             "directory or beside enjoy.py, or --script PATH (a copy under another name)")
+    return found
+
+
+def load(path: str, script: str | None = None):
+    """The training script's module, its Args as saved, the weights and the global step (if known). The script:
+    ``script`` (a path), else ``training_script(path)``."""
+    if not os.path.isfile(path):
+        fail(f"no such checkpoint file {path!r}")
+    module = import_script(script or training_script(path))
+    saved = module.load_checkpoint(path, keys=("args",))  # both scripts read files alike: weights_only=True
     weights = saved.get("model", saved.get("model_weights"))
     if not isinstance(weights, dict) or not isinstance(saved["args"], dict):
         fail(f"{path}: expected a checkpoint.pt (keys model, args) or a *.cleanrl_model (keys model_weights, args)")
@@ -133,11 +187,13 @@ def load(path: str):
     if broken:
         fail(f"{path}: the model has non-finite weights ({', '.join(broken[:3])}{', ...' if len(broken) > 3 else ''}); "
              "its actions would be meaningless")
-    script = next((s for key, s in SCRIPTS.items() if key in saved["args"]), None)
-    if script is None:
-        fail(f"{path}: its args are from neither ppo_trxl.py nor ppo_gru.py")
-    module = importlib.import_module(script)
+    if not any(key in saved["args"] for key in SCRIPTS):
+        fail(f"{path}: its args are from neither ppo_trxl.py nor ppo_gru.py (nor a copy of one)")
     names = {f.name for f in fields(module.Args)}
+    other = [key for key in SCRIPTS if key in saved["args"] and key not in names]
+    if other:
+        fail(f"{path} was made by {SCRIPTS[other[0]]}.py (its args have {other[0]}), not by "
+             f"{os.path.basename(module.__file__)}; give the script that made it with --script PATH")
     args = module.Args(**{k: v for k, v in saved["args"].items() if k in names})
     return module, args, weights, saved.get("global_step")
 
@@ -187,7 +243,7 @@ def build(module, args, weights, envs, device):
     except (ValueError, RuntimeError) as e:  # another env's spaces, or weights of another architecture
         fail(f"the model does not fit {args.env_id}: {' '.join(str(e).split())[:300]}")
     agent.eval()
-    if module.__name__ == "ppo_trxl":  # the training rollout's own memory; when full, it carries its window
+    if hasattr(module, "EpisodicMemory"):  # ppo_trxl.py's rollout memory; when full, it carries its window
         return agent, module.EpisodicMemory(envs.num_envs, args.trxl_num_layers, args.trxl_dim,
                                             args.trxl_memory_length, 256, device)
     return agent, module.RecurrentMemory(agent, envs.num_envs, 0, args.memory, device)  # storing no states
@@ -285,7 +341,7 @@ def evaluate(module, args, weights, global_step, a, device) -> dict:
     rng = np.random.default_rng(0)  # fixed: the same episodes give the same intervals
     summary = {k: summarize(np.array([[by_seed[s, r][k] for r in range(a.repeats)] for s in seeds]), rng)
                for k in keys}
-    return {"model": a.model, "script": module.__name__ + ".py", "env_id": args.env_id, "env_kwargs": kwargs,
+    return {"model": a.model, "script": os.path.basename(module.__file__), "env_id": args.env_id, "env_kwargs": kwargs,
             "global_step": global_step, "actions": "sampled" if a.sample else "greedy", "num_seeds": a.num_seeds,
             "repeats": a.repeats, "start_seed": a.start_seed, "seeds": seeds, "summary": summary,
             "episodes": records}
@@ -311,8 +367,9 @@ def show(module, args, weights, a, device):
 def main(argv=None):
     a = parse_args(sys.argv[1:] if argv is None else argv)
     device = torch.device(a.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    module, args, weights, global_step = load(a.model)
-    module.check_args(args)  # e.g. an env id that is no longer registered: one clear line
+    module, args, weights, global_step = load(a.model, a.script)
+    if hasattr(module, "check_args"):  # (a copy may have dropped it)
+        module.check_args(args)  # e.g. an env id that is no longer registered: one clear line
     torch.manual_seed(a.start_seed)  # --sample: reproducible for the same --num-envs
     if a.render or a.video:
         show(module, args, weights, a, device)

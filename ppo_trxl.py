@@ -927,7 +927,8 @@ CHECKPOINT_FORMAT = 2  # 1: before 2026-12 (NumPy objects inside, loadable only 
 def training_state(agent, optimizer, args, iteration, global_step, wandb_id) -> dict:
     """A copy of everything a resume needs (taken after every completed iteration)."""
     np_rng = np.random.get_state()
-    return {"format": CHECKPOINT_FORMAT, "args": asdict(args), "iteration": iteration, "global_step": global_step,
+    return {"format": CHECKPOINT_FORMAT, "script": os.path.basename(__file__), "args": asdict(args),
+            "iteration": iteration, "global_step": global_step,
             "wandb_id": wandb_id, "model": {k: v.detach().clone() for k, v in agent.state_dict().items()},
             "optimizer": copy.deepcopy(optimizer.state_dict()),
             "rng": {"python": random.getstate(), "torch": torch.get_rng_state(),
@@ -1214,7 +1215,8 @@ if __name__ == "__main__":
               f"{run_dir}/checkpoint.pt" if checkpoints.written is not None else ""), flush=True)
     elif args.save_model:
         model_path = f"{run_dir}/{args.exp_name}.cleanrl_model"
-        atomic_save({"model_weights": agent.state_dict(), "args": vars(args)}, model_path)
+        atomic_save({"model_weights": agent.state_dict(), "args": vars(args), "script": os.path.basename(__file__)},
+                    model_path)
         print(f"model saved to {model_path}")
     envs.close()
     writer.close()
