@@ -131,6 +131,19 @@ def write_text(text: str, path: str) -> None:
     os.replace(path + ".tmp", path)
 
 
+def write_if_changed(text: str, path: str) -> None:
+    """``write_text``, unless the file differs only in its dates (a report re-made on another day with nothing new
+    leaves the tree clean)."""
+    import re
+
+    if os.path.exists(path):
+        with open(path) as f:
+            old = f.read()
+        if re.sub(r"\d{4}-\d{2}-\d{2}", "DATE", old) == re.sub(r"\d{4}-\d{2}-\d{2}", "DATE", text):
+            return
+    write_text(text, path)
+
+
 def write_json(obj, path: str) -> None:
     write_text(json.dumps(obj, indent=1), path)
 
@@ -336,9 +349,7 @@ def update_pages(blocks: dict[str, list[str]]) -> None:
         if BEGIN not in text or END not in text:
             continue
         head, rest = text.split(BEGIN, 1)
-        new = head + BEGIN + "\n" + "\n".join(block) + "\n" + END + rest.split(END, 1)[1]
-        if new != text:
-            write_text(new, page)
+        write_if_changed(head + BEGIN + "\n" + "\n".join(block) + "\n" + END + rest.split(END, 1)[1], page)
 
 
 def report(runs: list[Run], out: str, pages: bool = False) -> None:
@@ -393,7 +404,7 @@ def report(runs: list[Run], out: str, pages: bool = False) -> None:
                       "tables": status + headline[2:] + ["", "Per task: mean and IQM [95% interval], every seed's "
                                                          "score, training time per run."] + task_tables})
     lines += findings(scores, rng)
-    write_text("\n".join(lines), os.path.join(out, "results.md"))
+    write_if_changed("\n".join(lines), os.path.join(out, "results.md"))
     print(f"{len(records)} records -> {out}/summary.json, results.md, plots", flush=True)
 
 

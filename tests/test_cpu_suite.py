@@ -175,3 +175,25 @@ def test_every_memory_of_ppo_gru_is_a_suite_agent():
 
     in_suite = {flags[flags.index("--rnn-type") + 1] for flags in cpu_suite.AGENTS.values() if "--rnn-type" in flags}
     assert in_suite == set(ppo_gru.MEMORIES) - {"gru", "lstm"}
+
+
+def test_a_report_with_nothing_new_but_the_date_leaves_the_pages_alone(tmp_path, monkeypatch):
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import cpu_suite
+
+    page = tmp_path / "page.md"
+    page.write_text(f"intro\n{cpu_suite.BEGIN}\nold\n{cpu_suite.END}\nrest\n")
+    monkeypatch.setattr(cpu_suite, "PAGES", {str(page): "headline"})
+    cpu_suite.update_pages({"headline": ["Status on 2026-12-02: 36 of 36 runs", "| a | b |"]})
+    made = page.read_text()
+    assert "Status on 2026-12-02" in made and made.startswith("intro\n") and made.endswith("rest\n")
+    before = page.stat().st_mtime_ns
+    cpu_suite.update_pages({"headline": ["Status on 2026-12-05: 36 of 36 runs", "| a | b |"]})  # only the date
+    assert page.read_text() == made and page.stat().st_mtime_ns == before
+    cpu_suite.update_pages({"headline": ["Status on 2026-12-05: 37 of 37 runs", "| a | b |"]})  # news
+    assert "Status on 2026-12-05: 37 of 37" in page.read_text()
+
+
+def test_the_documented_evaluation_output_folder_is_ignored():
+    r = subprocess.run(["git", "check-ignore", "-q", "results/RUN.json"], cwd=ROOT)
+    assert r.returncode == 0  # docs/evaluation.md writes there
