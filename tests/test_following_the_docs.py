@@ -132,3 +132,19 @@ def test_a_copy_with_every_deletable_block_deleted_trains_and_is_evaluated(scrip
     e = run(str(elsewhere / "enjoy.py"), checkpoint, "--eval", "--num-seeds", "2", "--repeats", "1",
             "--script", str(elsewhere / "renamed.py"))
     assert e.returncode == 0, e.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_the_own_env_commands_work_twice_in_a_row(tmp_path):
+    """docs/using_the_scripts.md's own-env block, run as written (from a folder of its own) two times: the
+    second run's evaluation must find one model, not two."""
+    import re
+
+    with open(os.path.join(ROOT, "docs", "using_the_scripts.md")) as f:
+        block = next(b for b in re.findall(r"```bash\n(.*?)```", f.read(), re.S) if "UserDict-v0" in b)
+    block = block.replace("PYTHONPATH=tests", f"PYTHONPATH={ROOT}/tests")
+    block = re.sub(r"python (ppo_trxl|ppo_gru|enjoy)\.py", rf"{sys.executable} {ROOT}/\1.py", block)
+    for attempt in (1, 2):
+        r = subprocess.run(["bash", "-ec", block], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0 and "success" in r.stdout, (attempt, r.stderr[-2000:])
+        assert len(os.listdir(tmp_path / "runs")) == attempt
