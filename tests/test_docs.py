@@ -83,3 +83,18 @@ def test_enjoy_commands_name_one_model():
     enjoy.py fail. The docs name the newest run instead: "$(ls -td runs/NAME__* | head -1)/checkpoint.pt"."""
     globbed = [(page, argv) for page, script, argv in CASES if script == "enjoy.py" and any("*" in a for a in argv)]
     assert not globbed
+
+
+def test_the_random_agent_module_is_documented_and_runs(capsys):
+    from memory_gym_envs.__main__ import main
+
+    for page in ("README.md", "docs/environments.md"):
+        assert "python -m memory_gym_envs" in open(os.path.join(ROOT, page)).read().replace(".play", "X")
+    main(["ProofofMemory-v0", "--steps", "20"])
+    out = capsys.readouterr().out
+    assert "env id" in out and "ProofofMemory-v0" in out
+
+
+def test_the_readme_says_how_to_get_the_cpu_or_the_cuda_build_of_torch():
+    text = " ".join(open(os.path.join(ROOT, "README.md")).read().split())
+    assert "CPU-only build" in text and "CUDA" in text and "torch==2.13.0" in text
