@@ -137,11 +137,12 @@ package rebuilds the two ids of the original package (`memory-gym` 1.0.2,
     Family(
         "ProofofMemory", "proof_of_memory",
         intro="""\
-A task that a memory agent solves in seconds and a memory-less agent cannot: the goal's side is
-shown at the start, then hidden. It is not part of Memory Gym; CleanRL's `ppo_trxl` example
-([vwxyzjn/cleanrl](https://github.com/vwxyzjn/cleanrl)) uses a task of this name to check that an
-agent's memory works, and this package offers it under the same id so that such commands run
-unchanged. The training scripts' quick start and learning tests use it.""",
+A task that a memory agent solves in seconds: the goal's side is shown at the start, then hidden.
+A memory-less agent gets part of the way (the cue is still in sight at its first move): its best
+policy returns 0.28 with success 0.70, against 1.2 and 1.0 with memory. It is not part of Memory
+Gym; CleanRL's `ppo_trxl` example ([vwxyzjn/cleanrl](https://github.com/vwxyzjn/cleanrl)) uses a
+task of this name to check that an agent's memory works, and this package offers it under the same
+id so that such commands run unchanged. The training scripts' quick start and learning tests use it.""",
         differences="""\
 * There is no original in Memory Gym. As every id of this package, `ProofofMemory-v0` has a native
   vector env, a reset parameter (`max_steps`), the render modes and the `ValueError`s for bad

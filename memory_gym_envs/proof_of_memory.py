@@ -28,8 +28,11 @@ class ProofOfMemory(Task):
     the good goal (+1) and the other the bad goal (-1), uniformly at random. The goal signs are
     visible in the reset observation and the observations of the first two steps, during which the
     agent is frozen; then they disappear, and the agent has to remember which end to walk to. Not
-    part of the original suite: a task that a memory agent solves in seconds and a memory-less one
-    cannot, to check that an agent's memory works.
+    part of the original suite: a task that a memory agent solves in seconds, to check that an
+    agent's memory works. The cue is still in sight when the agent makes its first move, so a
+    memory-less agent gets part of the way: its best policy steps toward the good goal first, then
+    walks to the end nearer to where it stands (return 0.28, success 0.70; computed exactly from the
+    rules, ``tests/test_proof_of_memory.py``).
 
     ## Action Space
     ``Discrete(2)``: 0 move left by 0.2, 1 move right by 0.2 (ignored during the first 2 steps).
@@ -41,7 +44,7 @@ class ProofOfMemory(Task):
 
     ## Rewards
     -0.1 for every moving step that does not end on a goal; +1.6 at the good goal, -1.6 at the bad
-    one. A memory agent returns about 1.2 on average, a memory-less one about 0.
+    one. A memory agent returns about 1.2 on average, the best memory-less policy 0.28.
 
     ## Starting State
     Position uniform in {-0.4, -0.2, 0.0, 0.2, 0.4}; the good goal's side uniform.
