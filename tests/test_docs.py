@@ -98,3 +98,15 @@ def test_the_random_agent_module_is_documented_and_runs(capsys):
 def test_the_readme_says_how_to_get_the_cpu_or_the_cuda_build_of_torch():
     text = " ".join(open(os.path.join(ROOT, "README.md")).read().split())
     assert "CPU-only build" in text and "CUDA" in text and "torch==2.13.0" in text
+
+
+def test_the_papers_figures_are_mapped_to_configs_that_exist():
+    text = open(os.path.join(ROOT, "docs", "configs.md")).read()
+    section = text.split("## The paper's figures and what reproduces them", 1)[1].split("\n## ", 1)[0]
+    assert [f"| {n} " for n in range(6, 13) if f"| {n} " in section] == [f"| {n} " for n in range(6, 13)]
+    for names in re.findall(r"configs/ppo_\{gru,trxl\}/\{([^}]*)\}-v0\.yaml", section):
+        for name in names.split(","):
+            for script in ("ppo_gru", "ppo_trxl"):
+                assert os.path.isfile(os.path.join(ROOT, "configs", script, f"{name}-v0.yaml")), name
+    for path in re.findall(r"`(configs/[\w/.-]+\.yaml)", section):
+        assert os.path.isfile(os.path.join(ROOT, path)), path
