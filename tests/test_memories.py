@@ -6,7 +6,6 @@ start; gradients reach the initial state only until the first start; stacked lay
 import os
 import sys
 
-import numpy as np
 import pytest
 import torch
 
