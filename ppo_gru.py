@@ -32,18 +32,23 @@ steps (``collect_rollout``, ``bootstrap_time_limits``, ``compute_advantages``, `
 from __future__ import annotations
 
 import ast
+import contextlib
 import copy
 import datetime
 import difflib
 import importlib
+import io
 import json
 import math
 import os
 import pickle
 import random
+import re
 import secrets
+import shutil
 import signal
 import sys
+import threading
 import time
 import typing
 from collections import deque
@@ -767,6 +772,15 @@ def ppo_loss(agent: Agent, args: Args, b: dict, sequences: np.ndarray, ent_coef:
     return loss, stats
 
 
+def rollout_buffers(args: Args, agent, envs, gt_dim: int, device):
+    """The rollout storage (T, E, ...) and the recurrent memory (on the "meta" device: only their sizes)."""
+    return (rollout_storage(envs.single_observation_space, args.num_steps, args.num_envs, len(agent.nvec), gt_dim,
+                            device), RecurrentMemory(agent, args.num_envs, args.num_steps, args.memory, device))
+
+
+SIZE_FLAGS = ("num_envs", "num_steps", "rnn_hidden_size")  # what the rollout storage grows with
+
+
 class RecurrentMemory:
     """The memory's state of E envs during the rollout, and what the update reads: the state *before* every step
     (``states``, (T, E, state_size)), from which each of the update's sequences starts.
@@ -843,6 +857,9 @@ def collect_rollout(envs, agent, memory, buf: dict, next_obs, next_gt, episodes:
         if stop():
             break
         obs_t = to_torch(next_obs, device)
+        if not finite(obs_t):
+            raise NonFiniteObservation(f"a non-finite observation (NaN or infinity) after {global_step + step * E} "
+                                       "steps")
         if isinstance(buf["obs"], dict):
             for k in buf["obs"]:
                 buf["obs"][k][step] = obs_t[k]
@@ -960,6 +977,15 @@ def log_iteration(writer, args, iteration: int, global_step: int, start: tuple[f
           f"{scalars['charts/env_time']:.1f}s, update {scalars['charts/update_time']:.1f}s)", flush=True)
 
 
+class NonFiniteObservation(ValueError):
+    """An env returned NaN or infinity in an observation (the policy's logits would be NaN)."""
+
+
+def finite(obs) -> bool:
+    return all(not x.is_floating_point() or bool(x.isfinite().all()) for x in (obs.values() if isinstance(obs, dict)
+                                                                                else (obs,)))
+
+
 def to_torch(obs, device):
     if isinstance(obs, dict):
         return {k: torch.as_tensor(v, device=device) for k, v in obs.items()}
@@ -984,12 +1010,16 @@ POSITIVE = (lambda v: v >= 1, "an int >= 1")
 NON_NEGATIVE = (lambda v: v >= 0, "an int >= 0")
 RATE = (lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
 COEF = (lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
+THREADS = (lambda v: 0 <= v <= 1024, "an int in [0, 1024]")
+NAME = (lambda v: re.fullmatch(r"[\w+=,@-][\w.+=,@-]{0,99}", v) is not None, "a plain name of at most 100 letters, "
+        "digits and . _ - + = , @ that does not start with a dot (it names files in the run directory)")
 # [end shared: flags]
 RULES = {  # every numeric or choice field: (test, what is allowed)
-    "seed": (lambda v: 0 <= v < 2 ** 32, "an int in [0, 2**32 - 1]"),
-    **dict.fromkeys(("total_timesteps", "num_envs", "num_steps", "anneal_steps", "num_minibatches", "update_epochs",
+    "seed": (lambda v: 0 <= v < 2 ** 32, "an int in [0, 2**32 - 1]"), "exp_name": NAME, "torch_threads": THREADS,
+    "num_envs": (lambda v: 1 <= v <= 2 ** 16, "an int in [1, 65536]"),  # (made before the memory check below)
+    **dict.fromkeys(("total_timesteps", "num_steps", "anneal_steps", "num_minibatches", "update_epochs",
                      "rnn_hidden_size", "rnn_num_layers", "hidden_layer_size"), POSITIVE),
-    **dict.fromkeys(("torch_threads", "checkpoint_interval", "backward_chunk_size", "sequence_length"), NON_NEGATIVE),
+    **dict.fromkeys(("checkpoint_interval", "backward_chunk_size", "sequence_length"), NON_NEGATIVE),
     **dict.fromkeys(("init_lr", "clip_coef", "max_grad_norm"), RATE),
     **dict.fromkeys(("final_lr", "init_ent_coef", "final_ent_coef", "vf_coef", "reconstruction_coef",
                      "ground_truth_coef"), COEF),
@@ -1003,8 +1033,9 @@ RULES = {  # every numeric or choice field: (test, what is allowed)
 RESERVED_ENV_KWARGS = ("num_envs", "render_mode", "autoreset_mode", "vectorization_mode", "vector_kwargs", "wrappers")
 
 
-def config_value(path: str, name: str, value, hint):
-    """A --config value checked against the field's type (tyro does not check defaults)."""
+def config_value(where: str, name: str, value, hint):
+    """A value that becomes a default (of a --config file, or a checkpoint's saved args) checked against the field's
+    type (tyro does not check defaults); ``where`` names its source in the error."""
     allowed = typing.get_args(hint) or (hint,)  # `float | None` -> (float, NoneType)
     if name == "env_kwargs" and isinstance(value, dict):
         return json.dumps(value)  # reset parameters read better as a YAML mapping than as a JSON string
@@ -1021,7 +1052,7 @@ def config_value(path: str, name: str, value, hint):
             except ValueError:
                 pass
     names = {bool: "true or false", type(None): "null"}
-    fail(f"--config {path}: {name} must be {' or '.join(names.get(t, t.__name__) for t in allowed)}, got {value!r}")
+    fail(f"{where}: {name} must be {' or '.join(names.get(t, t.__name__) for t in allowed)}, got {value!r}"[:400])
 
 
 def load_config(path: str) -> dict:
@@ -1046,7 +1077,7 @@ def load_config(path: str) -> dict:
             close = difflib.get_close_matches(name, valid, n=1)
             fail(f"--config {path}: unknown key {key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
                  + f"; valid keys: {', '.join(valid)}")
-        values[name] = config_value(path, name, value, hints[name])
+        values[name] = config_value(f"--config {path}", name, value, hints[name])
     return values
 
 
@@ -1084,8 +1115,10 @@ def parse_args(argv: list[str], saved: dict | None = None) -> Args:
     if saved is not None:
         if config is not None:
             fail("--config with --resume: a resumed run keeps its saved settings; give changes as flags")
-        names = {f.name for f in fields(Args)}
-        return tyro.cli(Args, args=out, default=Args(**{k: v for k, v in saved.items() if k in names}))
+        hints = typing.get_type_hints(Args)
+        saved = {k: config_value("--resume: the checkpoint's args", k, v, hints[k])
+                 for k, v in saved.items() if k in hints}
+        return tyro.cli(Args, args=out, default=Args(**saved))
     if config is None:
         return tyro.cli(Args, args=out)
     return tyro.cli(Args, args=out, default=Args(**load_config(config)))
@@ -1176,13 +1209,167 @@ def load_checkpoint(path: str, keys=("format", "args", "iteration", "global_step
         fail(f"{path}: not a checkpoint of the training scripts (missing {', '.join(missing)})")
     if data.get("format", CHECKPOINT_FORMAT) != CHECKPOINT_FORMAT:
         fail(f"{path}: checkpoint format {data['format']!r}; this version reads format {CHECKPOINT_FORMAT}")
+    for key, value in data.items():  # what each value must be, before any of it is used
+        test, allowed = CHECKPOINT_VALUES.get(key, (lambda v: True, ""))
+        if not test(value):
+            fail(f"{path}: damaged checkpoint: {key} must be {allowed}, got a {type(value).__name__}")
     return data
 
 
+def tensors(x, name="") -> dict:
+    """Every floating-point tensor inside nested dicts and lists, by path."""
+    if isinstance(x, torch.Tensor):
+        return {name: x} if x.is_floating_point() else {}
+    items = x.items() if isinstance(x, dict) else enumerate(x) if isinstance(x, (list, tuple)) else ()
+    return {k: v for key, item in items for k, v in tensors(item, f"{name}.{key}" if name else str(key)).items()}
+
+
+def is_int(v, low=0) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+
+def is_rng_state(rng) -> bool:
+    """``training_state``'s "rng": what ``restore_rng`` reads."""
+    if not isinstance(rng, dict):
+        return False
+    python, numpy, torch_state = rng.get("python"), rng.get("numpy"), rng.get("torch")
+    return (isinstance(torch_state, torch.Tensor) and torch_state.dtype == torch.uint8
+            and isinstance(python, tuple) and len(python) == 3 and is_int(python[0]) and isinstance(python[1], tuple)
+            and all(is_int(x) for x in python[1]) and isinstance(numpy, list) and len(numpy) == 5
+            and isinstance(numpy[0], str) and isinstance(numpy[1], torch.Tensor) and numpy[1].shape == (624,)
+            and all(isinstance(x, (int, float)) for x in numpy[2:]))
+
+
+CHECKPOINT_VALUES = {  # the checkpoint's top-level values (a saved model: the model's), as training_state makes them
+    "format": (is_int, "an int"), "script": (lambda v: isinstance(v, str), "a string"),
+    "args": (lambda v: isinstance(v, dict) and all(isinstance(k, str) for k in v), "a dict of flag values"),
+    "iteration": (is_int, "an int >= 0"), "global_step": (is_int, "an int >= 0"),
+    "wandb_id": (lambda v: v is None or isinstance(v, str), "None or a string"),
+    **dict.fromkeys(("model", "model_weights"), (lambda v: isinstance(v, dict) and all(
+        isinstance(k, str) and isinstance(t, torch.Tensor) for k, t in v.items()), "a dict of tensors")),
+    "optimizer": (lambda v: isinstance(v, dict) and isinstance(v.get("state"), dict)
+                  and isinstance(v.get("param_groups"), list), "an optimizer state dict"),
+    "rng": (is_rng_state, "the random generators' states"),
+}
+
+
 def atomic_save(obj, path: str) -> None:
-    """Write, then rename: an interruption never leaves a broken file in place of a good one."""
-    torch.save(obj, path + ".tmp")
-    os.replace(path + ".tmp", path)
+    """Write, then rename: an interruption or a failed write (a full disk) never leaves a broken file in place of a good
+    one, nor a partial temporary file."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)  # in memory first: a failed write is then an OSError that says why (torch's does not)
+    try:
+        with open(path + ".tmp", "wb") as f:
+            f.write(buffer.getbuffer())
+        os.replace(path + ".tmp", path)
+    except BaseException:
+        if os.path.exists(path + ".tmp"):
+            os.remove(path + ".tmp")
+        raise
+
+
+def write_error(e: BaseException) -> str:
+    """Why a write failed, in a few words."""
+    return e.strerror if isinstance(e, OSError) and e.strerror else " ".join(str(e).split())[:200]
+
+
+def tensor_bytes(x) -> int:
+    """The bytes of every tensor in ``x`` (nested dicts, lists, tuples and plain objects' attributes)."""
+    if isinstance(x, torch.Tensor):
+        return x.numel() * x.element_size()
+    if isinstance(x, dict):
+        return sum(map(tensor_bytes, x.values()))
+    if isinstance(x, (list, tuple)):
+        return sum(map(tensor_bytes, x))
+    return tensor_bytes(vars(x)) if hasattr(x, "__dict__") and not isinstance(x, nn.Module) else 0
+
+
+def free_memory(device: torch.device) -> int | None:
+    """Bytes the run can still allocate on ``device`` (None: unknown)."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        with open("/proc/meminfo") as f:
+            return int(next(line for line in f if line.startswith("MemAvailable:")).split()[1]) * 1024
+    except (OSError, StopIteration, ValueError):
+        try:
+            return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            return None
+
+
+class GuardedStdout:
+    """Standard output that cannot stop a run: its first failed write (a full disk, a closed pipe) is one line on
+    stderr and the rest goes to os.devnull; the run's results are in its directory."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except OSError as e:
+            self.lost(e)
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except OSError as e:
+            self.lost(e)
+
+    def lost(self, e: OSError) -> None:
+        print(f"warning: standard output failed ({e.strerror}); the run goes on without it", file=sys.stderr,
+              flush=True)
+        try:
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, self.stream.fileno())  # what is still buffered goes there too
+            os.close(null)
+            self.stream.flush()
+        except (OSError, ValueError):
+            self.stream = open(os.devnull, "w")
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+def claim_run_dir(run_dir: str, new: bool):
+    """A run directory belongs to one process. A new run makes its own (``_2``, ``_3``, ... when another run of the
+    same name started in the same second); every run then holds an exclusive lock on ``run_dir/.lock``, which the
+    system releases when the process ends in any way, so a second writer (a concurrent --resume of the same
+    checkpoint) is refused with the first one's process id. Also the first write: a directory that cannot be
+    written is one line here, before anything else is."""
+    import fcntl  # (POSIX; the scripts run on Linux and macOS)
+
+    if new:
+        base = run_dir
+        os.makedirs(os.path.dirname(base), exist_ok=True)
+        for n in range(2, 10_000):
+            try:
+                os.mkdir(run_dir)
+                break
+            except FileExistsError:
+                run_dir = f"{base}_{n}"
+    try:
+        lock = open(os.path.join(run_dir, ".lock"), "a+")
+    except OSError as e:
+        fail(f"cannot write in the run directory {run_dir!r} ({e.strerror})")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.seek(0)
+        fail(f"{run_dir} is in use by another run (process {lock.read().strip() or '?'}); wait for it to end or "
+             "stop it first")
+    try:
+        lock.truncate(0)
+        lock.write(f"{os.getpid()}\n")
+        lock.flush()
+    except OSError as e:
+        lock.close()
+        if new:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        fail(f"cannot write in the run directory {run_dir!r} ({e.strerror})")
+    return run_dir, lock
 
 
 class Checkpoints:
@@ -1200,13 +1387,37 @@ class Checkpoints:
         sys.excepthook = self.crashed
 
     def save(self) -> None:
+        """Write the last completed iteration (a failed write: one line, the previous checkpoint kept)."""
+        error = self.write()
+        if error:
+            fail(f"cannot write the checkpoint ({error}): the run stops; {self.holds()}")
+
+    @contextlib.contextmanager
+    def writing(self, what: str):
+        """Around a write of ``what`` other than the checkpoint: if it fails (a full disk), one line, after the last
+        completed iteration is saved if it can be."""
+        try:
+            yield
+        except OSError as e:
+            error = self.write()
+            fail(f"cannot write {what} ({write_error(e)}): the run stops; "
+                 + (f"the checkpoint could not be written either ({error}); " if error else "") + self.holds())
+
+    def write(self) -> str | None:
+        """``save`` that returns why a write failed instead of stopping."""
         if self.state is not None and self.state["global_step"] != self.written:
-            atomic_save(self.state, self.path)
+            try:
+                atomic_save(self.state, self.path)
+            except OSError as e:
+                return f"{self.path}: {write_error(e)}"
             self.written = self.state["global_step"]
+        return None
 
     def holds(self) -> str:
-        return (f"{self.path} holds step {self.written}, the last completed iteration" if self.written is not None
-                else "nothing was saved: no iteration had completed")
+        if self.written is not None:
+            return f"{self.path} holds step {self.written}" + (", the last completed iteration" if
+                                                                self.written == self.state["global_step"] else "")
+        return "nothing was saved: no iteration had completed" if self.state is None else "no checkpoint was saved"
 
     def check_finite(self, values: dict, where: str) -> None:
         """Stop the run, keeping the last finite iteration on disk, if a loss, the gradient or the
@@ -1220,9 +1431,9 @@ class Checkpoints:
 
     def crashed(self, kind, value, traceback):
         """An uncaught exception: the last completed iteration is written before the traceback."""
-        self.save()
+        error = self.write()
         sys.__excepthook__(kind, value, traceback)
-        print(self.holds(), file=sys.stderr)
+        print((f"the checkpoint could not be written ({error}); " if error else "") + self.holds(), file=sys.stderr)
 
     def handle(self, signum, frame):
         name = signal.Signals(signum).name
@@ -1232,10 +1443,12 @@ class Checkpoints:
             return
         for s in (signal.SIGINT, signal.SIGTERM):
             signal.signal(s, signal.SIG_IGN)
-        self.save()
+        error = self.write()
         if self.on_exit:
-            self.on_exit()
-        print(f"\nreceived {name} again: stopped; {self.holds()}", flush=True)
+            with contextlib.suppress(OSError):
+                self.on_exit()
+        print(f"\nreceived {name} again: stopped; " + (f"the checkpoint could not be written ({error}); " if error
+                                                       else "") + self.holds(), flush=True)
         os._exit(128 + signum)
 # [end shared: env kwargs and checkpoints]
 
@@ -1270,10 +1483,19 @@ def resume_args(argv: list[str], saved: dict) -> Args:
 
 if __name__ == "__main__":
     # [shared: setup]
+    sys.stdout = GuardedStdout(sys.stdout)
+    # TensorBoard writes in a thread; a failed write comes back in the main thread's next call, which says it in one
+    # line, so the thread itself stays quiet about it.
+    threading.excepthook = lambda a: None if issubclass(a.exc_type, OSError) else threading.__excepthook__(a)
     args = parse_args(sys.argv[1:])
     checkpoint = load_checkpoint(args.resume) if args.resume else None
     if checkpoint:
         args = resume_args(sys.argv[1:], checkpoint["args"])
+        broken = [k for k, v in tensors({"model": checkpoint["model"], "optimizer": checkpoint["optimizer"]}).items()
+                  if not v.isfinite().all()]
+        if broken:
+            fail(f"{args.resume}: non-finite values in the checkpoint ({', '.join(broken[:3])}"
+                 f"{', ...' if len(broken) > 3 else ''}); continue from an earlier checkpoint")
     check_args(args)
     args.batch_size = int(args.num_envs * args.num_steps)
     args.minibatch_size = int(args.batch_size // args.num_minibatches)
@@ -1292,7 +1514,10 @@ if __name__ == "__main__":
         torch.set_num_threads(args.torch_threads or min(8, max(1, cores // 2)))
     device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
 
-    envs = make_env(args)
+    try:
+        envs = make_env(args)
+    except MemoryError as e:
+        fail(f"--num-envs {args.num_envs}: not enough memory for the envs ({e})")
     gt_space = getattr(envs.unwrapped, "ground_truth_space", None)
     if args.ground_truth_coef > 0 and gt_space is None:
         fail(f"--ground-truth-coef needs an env whose info has ground_truth; {args.env_id} has none")
@@ -1308,15 +1533,28 @@ if __name__ == "__main__":
             restore_rng(checkpoint["rng"])
     except (ValueError, RuntimeError, KeyError, TypeError) as e:  # another env's spaces, a damaged checkpoint
         fail(f"{args.resume or args.env_id}: {' '.join(str(e).split())[:300]}")
+    # The rollout storage and the memory's, the run's largest allocations: sized first on the meta device, so that a
+    # batch or a memory too large for the machine is refused with the numbers before anything is allocated.
+    gt_dim = gt_space.shape[0] if gt_space is not None else 0
+    needed, available = tensor_bytes(rollout_buffers(args, agent, envs, gt_dim, "meta")), free_memory(device)
+    if available is not None and needed > available:
+        sizes = ", ".join(f"--{f.replace('_', '-')} {getattr(args, f)}" for f in SIZE_FLAGS)
+        fail(f"the rollout storage needs {needed / 2 ** 30:.1f} GiB ({sizes}), more than the {available / 2 ** 30:.1f} "
+             f"GiB of {device.type} memory available")
+    try:
+        buf, memory = rollout_buffers(args, agent, envs, gt_dim, device)
+    except (RuntimeError, MemoryError) as e:
+        fail(f"cannot allocate the rollout storage of {needed / 2 ** 30:.1f} GiB ({' '.join(str(e).split())[:200]})")
 
     # Only now, with every input checked, is anything written.
+    env_name = args.env_id.rpartition(":")[2].replace("/", "-")  # (a namespaced id makes no subdirectory)
     run_dir = (os.path.dirname(os.path.abspath(args.resume)) if args.resume
-               else f"runs/{args.env_id.rpartition(':')[2]}__{args.exp_name}__{args.seed}__{int(time.time())}")
-    run_name = os.path.basename(run_dir)
+               else f"runs/{env_name}__{args.exp_name}__{args.seed}__{int(time.time())}")
     try:
-        os.makedirs(run_dir, exist_ok=True)
+        run_dir, lock = claim_run_dir(run_dir, new=not args.resume)  # this process's until it ends
     except OSError as e:
         fail(f"cannot create the run directory {run_dir!r} ({e.strerror})")
+    run_name = os.path.basename(run_dir)
     wandb_id = checkpoint.get("wandb_id") if checkpoint else None
     if args.track:
         import wandb
@@ -1325,11 +1563,16 @@ if __name__ == "__main__":
         run = wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, sync_tensorboard=True,
                          config=vars(args), name=run_name, id=wandb_id, resume="allow", save_code=True)
         print(f"tracking with wandb: {run.url or f'offline run {run.id} (wandb sync to upload)'}", flush=True)
-    # On resume, TensorBoard drops what the interrupted run logged after the checkpoint.
-    writer = SummaryWriter(run_dir, purge_step=global_step + 1 if checkpoint else None)
-    if not checkpoint:
-        writer.add_text("hyperparameters", "|param|value|\n|-|-|\n%s" % (
-            "\n".join([f"|{key}|{value}|" for key, value in vars(args).items()])))
+    try:  # on resume, TensorBoard drops what the interrupted run logged after the checkpoint
+        writer = SummaryWriter(run_dir, purge_step=global_step + 1 if checkpoint else None)
+        if not checkpoint:
+            writer.add_text("hyperparameters", "|param|value|\n|-|-|\n%s" % (
+                "\n".join([f"|{key}|{value}|" for key, value in vars(args).items()])))
+        writer.flush()
+    except OSError as e:  # a full disk
+        if not checkpoint:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        fail(f"cannot write the TensorBoard log in {run_dir!r} ({write_error(e)})")
     if args.capture_video:
         envs = gym.wrappers.vector.RecordVideo(envs, f"videos/{run_name}", record_first_only=True)
     checkpoints = Checkpoints(f"{run_dir}/checkpoint.pt", checkpoint, on_exit=writer.flush)
@@ -1338,11 +1581,8 @@ if __name__ == "__main__":
           f"{args.num_iterations} iterations of {args.batch_size} steps", flush=True)
     # [end shared: setup]
 
-    # Rollout storage (T, E, ...), the recurrent memory, the episodes; the envs start fresh (also on --resume).
+    # The episodes; the envs start fresh (also on --resume).
     E, T = args.num_envs, args.num_steps
-    buf = rollout_storage(envs.single_observation_space, T, E, len(agent.nvec),
-                          gt_space.shape[0] if gt_space is not None else 0, device)
-    memory = RecurrentMemory(agent, E, T, args.memory, device)
     episodes = EpisodeStatistics(E)
     sequence_length = args.sequence_length if args.memory else 1
     shuffle_rng = np.random.default_rng(args.seed + start_iteration)
@@ -1361,8 +1601,13 @@ if __name__ == "__main__":
 
         # Rollout: T steps of every env, the memory carried over from the last rollout.
         rollout_t0 = time.time()
-        next_obs, next_gt, env_time = collect_rollout(envs, agent, memory, buf, next_obs, next_gt, episodes, args.gamma,
-                                                      global_step, stop=lambda: checkpoints.signal is not None)
+        try:
+            next_obs, next_gt, env_time = collect_rollout(envs, agent, memory, buf, next_obs, next_gt, episodes,
+                                                          args.gamma, global_step,
+                                                          stop=lambda: checkpoints.signal is not None)
+        except NonFiniteObservation as e:  # a user env's bug: one line, the last completed iteration kept
+            checkpoints.save()
+            fail(f"{args.env_id}: {e}: the run stops ({checkpoints.holds()})")
         if checkpoints.signal is not None:  # stop now: the checkpoint holds the last completed iteration
             break
         global_step += E * T
@@ -1391,7 +1636,8 @@ if __name__ == "__main__":
                 optimizer.zero_grad()
                 stats = {}  # the minibatch's statistics: its chunks' weighted by their share of the steps
                 for chunk in backward_chunks(sequences[mb], args.backward_chunk_size):
-                    loss, chunk_stats = ppo_loss(agent, args, b, chunk, ent_coef, adv.mean(), adv.std())
+                    loss, chunk_stats = ppo_loss(agent, args, b, chunk, ent_coef, adv.mean(),
+                                                 adv.std() if len(adv) > 1 else adv.new_zeros(()))  # 1 step: 0
                     share = int(chunk[:, 2].sum()) / total
                     (loss * share).backward()
                     for k, v in chunk_stats.items():
@@ -1409,11 +1655,12 @@ if __name__ == "__main__":
         checkpoints.state = training_state(agent, optimizer, args, iteration, global_step, wandb_id)
 
         # Log and checkpoint.
-        log_iteration(writer, args, iteration, global_step, start, buf, advantages, returns, episodes,
-                      stats | {"clipfrac": np.mean(clipfracs)},
-                      {"charts/learning_rate": lr, "charts/entropy_coefficient": ent_coef,
-                       "charts/rollout_time": rollout_time, "charts/env_time": env_time,
-                       "charts/update_time": update_time, "charts/sequences": len(sequences)})
+        with checkpoints.writing(f"the TensorBoard log in {run_dir}"):
+            log_iteration(writer, args, iteration, global_step, start, buf, advantages, returns, episodes,
+                          stats | {"clipfrac": np.mean(clipfracs)},
+                          {"charts/learning_rate": lr, "charts/entropy_coefficient": ent_coef,
+                           "charts/rollout_time": rollout_time, "charts/env_time": env_time,
+                           "charts/update_time": update_time, "charts/sequences": len(sequences)})
         if checkpoints.signal is not None or (args.checkpoint_interval and iteration % args.checkpoint_interval == 0):
             checkpoints.save()
         if checkpoints.signal is not None:
@@ -1426,11 +1673,13 @@ if __name__ == "__main__":
               f"{run_dir}/checkpoint.pt" if checkpoints.written is not None else ""), flush=True)
     elif args.save_model:
         model_path = f"{run_dir}/{args.exp_name}.cleanrl_model"
-        atomic_save({"model_weights": agent.state_dict(), "args": vars(args), "script": os.path.basename(__file__)},
-                    model_path)
+        with checkpoints.writing(f"the model {model_path}"):
+            atomic_save({"model_weights": agent.state_dict(), "args": vars(args), "script": os.path.basename(__file__)},
+                        model_path)
         print(f"model saved to {model_path}")
     envs.close()
-    writer.close()
+    with checkpoints.writing(f"the TensorBoard log in {run_dir}"):
+        writer.close()
     if args.track:
         wandb.finish()
     if checkpoints.signal is not None:

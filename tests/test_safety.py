@@ -46,7 +46,7 @@ COMMON_BAD = [
     (["--anneal-steps", "0"], "--anneal-steps must be an int >= 1"),
     (["--total-timesteps", "0"], "--total-timesteps must be an int >= 1"),
     (["--total-timesteps", "10"], "--total-timesteps (10) must be at least one batch"),
-    (["--num-envs", "0"], "--num-envs must be an int >= 1"),
+    (["--num-envs", "0"], "--num-envs must be an int in [1, 65536], got 0"),
     (["--num-steps", "-5"], "--num-steps must be an int >= 1"),
     (["--checkpoint-interval", "-1"], "--checkpoint-interval must be an int >= 0"),
     (["--backward-chunk-size", "-1"], "--backward-chunk-size must be an int >= 0"),
@@ -101,7 +101,7 @@ def test_a_bad_flag_is_one_clear_line(script, argv, message, capsys):
 @pytest.mark.parametrize("script", SCRIPTS)
 @pytest.mark.parametrize("text, message", [
     (b"seed: 1 # \xe9\n", "not UTF-8 text"), (b"gamma: .nan\n", "--gamma must be a number in (0, 1], got nan"),
-    (b"num_envs: -4\n", "--num-envs must be an int >= 1"), (b"resume: x.pt\n", "unknown key 'resume'")])
+    (b"num_envs: -4\n", "--num-envs must be an int in [1, 65536], got -4"), (b"resume: x.pt\n", "unknown key 'resume'")])
 def test_config_values_are_checked_like_flags(script, text, message, tmp_path, capsys):
     (tmp_path / "c.yaml").write_bytes(text)
     err = one_line_error(capsys, check_flags, importlib.import_module(script), ["--config", str(tmp_path / "c.yaml")])

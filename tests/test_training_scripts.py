@@ -32,7 +32,7 @@ SCRIPTS = {
 
 
 def run_script(script, args, cwd, env=None, timeout=600):
-    full_env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "tests"), **(env or {}))
+    full_env = {**os.environ, "PYTHONPATH": os.path.join(ROOT, "tests"), **(env or {})}
     return subprocess.run([sys.executable, os.path.join(ROOT, script), *args], cwd=cwd, capture_output=True,
                           text=True, timeout=timeout, env=full_env)
 

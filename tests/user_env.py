@@ -38,3 +38,23 @@ class UserDictEnv(gym.Env):
 
 if "UserDict-v0" not in gym.registry:
     register(id="UserDict-v0", entry_point=UserDictEnv)
+
+
+class NonFiniteObservationEnv(gym.Env):
+    """A user env with a bug: its vector observation is NaN from step 3 on (the trainers stop with one line)."""
+
+    action_space = gym.spaces.Discrete(2)
+    observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.full(2, np.nan if self.t >= 3 else 0.5, np.float32), 0.0, self.t == 8, False, {}
+
+
+if "NonFiniteObservation-v0" not in gym.registry:
+    register(id="NonFiniteObservation-v0", entry_point=NonFiniteObservationEnv)
