@@ -50,11 +50,15 @@ FLAGS = [
     ("env", ["--env-kwargs", "{1: 2}"]), ("env", ["--env-kwargs", '{"num_envs": 3}']),
     ("env", ["--env-kwargs", DEEP]), ("env", ["--env-kwargs", "[1]"]), ("env", ["--env-kwargs", '{"nope": 1}']),
     ("env", ["--env-kwargs", '{"max_steps": 9223372036854775808}']),
+    ("sizes and counts", ["--num-envs", str(10 ** 9)]), ("sizes and counts", ["--torch-threads", str(2 ** 40)]),
+    ("sizes and counts", ["--num-steps", str(10 ** 9), "--total-timesteps", str(10 ** 11)]),
+    ("names", ["--exp-name", "../../escaped"]), ("names", ["--exp-name", "a/b"]),
 ]
 SCRIPT_FLAGS = {
     "ppo_trxl.py": [("sizes and counts", ["--trxl-num-heads", "0"]), ("sizes and counts", ["--trxl-dim", "0"]),
                     ("sizes and counts", ["--trxl-dim", "15"]), ("sizes and counts", ["--trxl-memory-length", "0"]),
-                    ("sizes and counts", ["--trxl-num-layers", "0"]), ("sizes and counts", ["--num-minibatches", "3"]),
+                    ("sizes and counts", ["--trxl-num-layers", "0"]),
+                    ("sizes and counts", ["--trxl-memory-length", str(10 ** 9)]), ("sizes and counts", ["--num-minibatches", "3"]),
                     ("coefficients", ["--trxl-positional-encoding", "rotary"])],
     "ppo_gru.py": [("sizes and counts", ["--rnn-hidden-size", "0"]), ("sizes and counts", ["--rnn-num-layers", "0"]),
                    ("sizes and counts", ["--sequence-length", "-1"]), ("coefficients", ["--rnn-type", "lstmx"])],
