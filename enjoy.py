@@ -88,41 +88,74 @@ def parse_args(argv):
     a = p.parse_args(argv)
     if not (a.eval or a.render or a.video):
         fail("nothing to do: give --eval, --render human or --video DIR")
-    for name in ("episodes", "num_seeds", "repeats", "num_envs"):
-        if getattr(a, name) < 1:
-            fail(f"--{name.replace('_', '-')} must be >= 1, got {getattr(a, name)}")
-    if a.start_seed < 0:
-        fail(f"--start-seed must be >= 0, got {a.start_seed}")
+    for name, most in LIMITS.items():
+        if not 1 <= getattr(a, name) <= most:
+            fail(f"--{name.replace('_', '-')} must be an int in [1, {most}], got {getattr(a, name)}")
+    if not 0 <= a.start_seed <= 2 ** 32 - a.num_seeds:  # the envs' seeds are 32-bit
+        fail(f"--start-seed must be an int in [0, 2**32 - --num-seeds] (every seed below 2**32), got {a.start_seed}")
+    if a.device is not None:
+        try:
+            device = torch.device(a.device)
+        except RuntimeError:
+            fail(f"--device must be a torch device (cpu, cuda, cuda:1, mps, ...), got {a.device!r}")
+        if device.type == "cuda" and not torch.cuda.is_available():
+            fail(f"--device {a.device}: CUDA is not available here (this torch: {torch.__version__}); use --device cpu")
     if a.output:
         if not a.eval:
             fail("--output needs --eval (it is where the evaluation is written)")
-        check_writable(a.output)
+        check_output(a.output, "--output")
+    if a.video:  # the folder, or the nearest one above it that exists (RecordVideo makes the rest)
+        folder = os.path.abspath(a.video)
+        while not os.path.exists(folder):
+            folder = os.path.dirname(folder)
+        try:
+            tempfile.TemporaryFile(dir=folder).close()
+        except OSError as e:
+            fail(f"--video {a.video!r}: cannot write in {folder!r} ({e.strerror})")
     return a
 
 
-def check_writable(path: str) -> None:
-    """Before the evaluation: can the result be written there? (Found out only after it, an hour
-    of evaluation would be lost.)"""
-    if os.path.isdir(path):
-        fail(f"--output {path!r} is a directory; give a file name")
+LIMITS = {"episodes": 10_000, "num_seeds": 1_000_000, "repeats": 1_000, "num_envs": 4_096}  # far beyond any use
+
+
+def check_output(path: str, flag: str) -> None:
+    """Before any work: ``path`` can be written, and what is there, if anything, is a regular file. An output only
+    ever replaces a regular file: a symbolic link, a device, a FIFO or a directory is refused (replacing it would
+    destroy it, or write through the link somewhere else). (The same in enjoy.py and plot.py, which stand alone.)"""
+    if os.path.islink(path) or (os.path.lexists(path) and not os.path.isfile(path)):
+        kind = ("a symbolic link" if os.path.islink(path) else "a directory" if os.path.isdir(path)
+                else "not a regular file (a device, a FIFO, ...)")
+        fail(f"{flag} {path!r} is {kind}; give the path of a regular file to write")
     folder = os.path.dirname(os.path.abspath(path))
     try:
         os.makedirs(folder, exist_ok=True)
         tempfile.TemporaryFile(dir=folder).close()
     except OSError as e:
-        fail(f"--output {path!r}: cannot write in {folder!r} ({e.strerror})")
+        fail(f"{flag} {path!r}: cannot write in {folder!r} ({e.strerror})")
 
 
-def write_json(result: dict, path: str) -> None:
-    """Atomically: a failure while writing leaves any earlier file at ``path`` as it was."""
+def write_output(write, path: str, flag: str) -> None:
+    """``write(tmp)`` into a temporary file beside ``path``, then rename it over ``path``: a reader sees the old file
+    or the new one, and a failed write (a full disk) is one line that leaves the old file as it was."""
+    check_output(path, flag)  # again: the path may have changed during the work
     tmp = f"{path}.tmp{os.getpid()}"
     try:
-        with open(tmp, "w") as f:
-            json.dump(result, f, indent=1)
+        write(tmp)
         os.replace(tmp, path)
+    except OSError as e:
+        fail(f"{flag} {path!r}: the write failed ({e.strerror or e}); "
+             + ("the file there is unchanged" if os.path.exists(path) else "nothing was written"))
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def write_json(result: dict, path: str) -> None:
+    """--output, checked before the evaluation (found out only after it, an hour of evaluation would be lost)."""
+    def write(tmp):
+        with open(tmp, "w") as f:
+            json.dump(result, f, indent=1)
+    write_output(write, path, "--output")
 
 
 def import_script(path: str):

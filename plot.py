@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import warnings
 from collections import defaultdict
 
@@ -140,12 +141,16 @@ def parse_args(argv):
     p.add_argument("--title", help="the figure's title (default: the env id and the tag)")
     p.add_argument("--output", default="curves.png", help="the PNG to write (default: curves.png)")
     a = p.parse_args(argv)
-    if a.bins < 1:
-        fail(f"--bins must be >= 1, got {a.bins}")
+    if not 1 <= a.bins <= 100_000:
+        fail(f"--bins must be an int in [1, 100000], got {a.bins}")
+    extension = os.path.splitext(a.output)[1][1:].lower()
+    if extension not in FORMATS:
+        fail(f"--output {a.output!r}: give a file name ending in one of {', '.join('.' + f for f in FORMATS)}")
+    check_output(a.output, "--output")
     groups = defaultdict(list)
     for spec in a.runs:
         label, sep, dirs = spec.partition("=")
-        if not sep or not label or not dirs:
+        if not sep or not label or not [d for d in dirs.split(",") if d]:
             fail(f"--runs takes LABEL=DIR[,DIR...], got {spec!r}")
         groups[label] += [d for d in dirs.split(",") if d]
     for d in a.dirs:
@@ -158,11 +163,47 @@ def parse_args(argv):
     return a, dict(groups)
 
 
+def check_output(path: str, flag: str) -> None:
+    """Before any work: ``path`` can be written, and what is there, if anything, is a regular file. An output only
+    ever replaces a regular file: a symbolic link, a device, a FIFO or a directory is refused (replacing it would
+    destroy it, or write through the link somewhere else). (The same in enjoy.py and plot.py, which stand alone.)"""
+    if os.path.islink(path) or (os.path.lexists(path) and not os.path.isfile(path)):
+        kind = ("a symbolic link" if os.path.islink(path) else "a directory" if os.path.isdir(path)
+                else "not a regular file (a device, a FIFO, ...)")
+        fail(f"{flag} {path!r} is {kind}; give the path of a regular file to write")
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as e:
+        fail(f"{flag} {path!r}: cannot write in {folder!r} ({e.strerror})")
+
+
+def write_output(write, path: str, flag: str) -> None:
+    """``write(tmp)`` into a temporary file beside ``path``, then rename it over ``path``: a reader sees the old file
+    or the new one, and a failed write (a full disk) is one line that leaves the old file as it was."""
+    check_output(path, flag)  # again: the path may have changed during the work
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except OSError as e:
+        fail(f"{flag} {path!r}: the write failed ({e.strerror or e}); "
+             + ("the file there is unchanged" if os.path.exists(path) else "nothing was written"))
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+FORMATS = ("png", "pdf", "svg", "jpg", "jpeg", "webp", "tif", "tiff", "eps", "ps")  # what matplotlib writes here
+
+
 def main(argv=None):
     a, groups = parse_args(sys.argv[1:] if argv is None else argv)
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display needed
+    matplotlib.rcParams["text.parse_math"] = False  # titles, labels and run names are drawn as given ($ is a $)
     import matplotlib.pyplot as plt
     from matplotlib.ticker import EngFormatter
 
@@ -198,8 +239,8 @@ def main(argv=None):
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(a.output)), exist_ok=True)
-    fig.savefig(a.output, dpi=120)
+    extension = os.path.splitext(a.output)[1][1:].lower()
+    write_output(lambda tmp: fig.savefig(tmp, dpi=120, format=extension), a.output, "--output")
     print(f"written to {a.output}")
 
 

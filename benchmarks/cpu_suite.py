@@ -41,6 +41,7 @@ import argparse
 import dataclasses
 import glob
 import json
+import math
 import os
 import shlex
 import signal
@@ -171,8 +172,8 @@ class Run:
         """Recorded; a record or a run made with other settings than the script's stops the suite (it is
         never mixed into the results nor resumed under the new settings)."""
         for path in (self.record_path, os.path.join(self.dir, "command.json")):
-            if os.path.exists(path) and json.load(open(path)).get("command") != self.command:
-                raise SystemExit(f"{path}: {self} was made with other settings than the suite's now "
+            if os.path.exists(path) and read_json(path, dict).get("command") != self.command:
+                raise SystemExit(f"error: {path}: {self} was made with other settings than the suite's now "
                                  f"({self.command}); move {os.path.dirname(path)} away to run it again")
         return os.path.exists(self.record_path)
 
@@ -230,6 +231,53 @@ class Run:
                   "wall_s": round(float(wall), 1), "command": self.command}
         write_json(record, self.record_path)
         print(f"finished {self}: {metric} {record[f'eval_{metric}']:.3f}, {wall / 60:.1f} min", flush=True)
+
+
+def read_json(path: str, kind: type):
+    """A JSON file the suite wrote, or one line naming it and what is wrong (a damaged file never reaches a table)."""
+    try:
+        with open(path) as f:
+            value = json.load(f)
+    except (OSError, ValueError, RecursionError) as e:
+        raise SystemExit(f"error: {path}: not a readable JSON file ({' '.join(str(e).split())[:200]}); move it away "
+                         "to make it again")
+    if not isinstance(value, kind):
+        raise SystemExit(f"error: {path}: expected a JSON {'object' if kind is dict else 'array'}, got "
+                         f"{type(value).__name__}; move it away to make it again")
+    return value
+
+
+def number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def checked_record(run: Run) -> dict:
+    """``run``'s record, every value as ``finish`` writes it: one line naming the file and the value otherwise."""
+    record, metric = read_json(run.record_path, dict), run.task.metric
+    score = (lambda v: number(v) and 0 <= v <= 1, "a number in [0, 1]") if metric == "success" else \
+        (lambda v: number(v) and abs(v) <= MAX_RETURN, f"a finite number within +-{MAX_RETURN:g}")
+    rules = {"task": (lambda v: v == run.task_name, repr(run.task_name)),
+             "agent": (lambda v: v == run.agent, repr(run.agent)), "seed": (lambda v: v == run.seed, str(run.seed)),
+             "steps": (lambda v: v == run.task.steps, str(run.task.steps)),
+             "metric": (lambda v: v == metric, repr(metric)),
+             f"eval_{metric}": score, "eval_return": (score if metric == "return" else
+                                                     (lambda v: number(v) and abs(v) <= MAX_RETURN, "a finite number")),
+             "wall_s": (lambda v: number(v) and v >= 0, "a finite number >= 0"),
+             "command": (lambda v: v == run.command, "the suite's command")}
+    for key, (test, allowed) in rules.items():
+        if key not in record or not test(record[key]):
+            raise SystemExit(f"error: {run.record_path}: {key} must be {allowed}, got "
+                             f"{repr(record.get(key, 'nothing'))[:100]}; move {run.result} away to run {run} again")
+    curve = read_json(os.path.join(run.result, "curve.json"), dict)
+    steps, values = curve.get("steps"), curve.get("values")
+    if not (isinstance(steps, list) and isinstance(values, list) and len(steps) == len(values)
+            and all(map(number, steps + values))):
+        raise SystemExit(f"error: {run.result}/curve.json: expected steps and values, lists of finite numbers of one "
+                         f"length; move {run.result} away to run {run} again")
+    return record
+
+
+MAX_RETURN = 1e6  # far beyond any task's return: a larger one is a damaged record
 
 
 def run_all(runs: list[Run], parallel: int) -> None:
@@ -357,7 +405,7 @@ def report(runs: list[Run], out: str, pages: bool = False) -> None:
     from enjoy import summarize
 
     done = [r for r in runs if r.done]
-    record = {r.record_path: json.load(open(r.record_path)) for r in done}
+    record = {r.record_path: checked_record(r) for r in done}  # every one, before anything is written
     records = list(record.values())
     os.makedirs(out, exist_ok=True)
     write_json(records, os.path.join(out, "summary.json"))
@@ -386,7 +434,7 @@ def report(runs: list[Run], out: str, pages: bool = False) -> None:
             table.append(f"| {agent} | {len(agent_runs)} | {s['mean']:.2f} [{s['mean_ci95'][0]:.2f}, "
                          f"{s['mean_ci95'][1]:.2f}] | {s['iqm']:.2f} [{s['iqm_ci95'][0]:.2f}, {s['iqm_ci95'][1]:.2f}] "
                          f"| {', '.join(f'{v:.2f}' for v in per_seed)} | {minutes:.0f} min |")
-            curves[agent] = [json.load(open(os.path.join(r.result, "curve.json"))) for r in agent_runs]
+            curves[agent] = [read_json(os.path.join(r.result, "curve.json"), dict) for r in agent_runs]
             cells[name, agent] = f"{s['mean']:.2f} [{s['mean_ci95'][0]:.2f}, {s['mean_ci95'][1]:.2f}] ({len(agent_runs)})"
         lines += table + [""]
         task_tables += table

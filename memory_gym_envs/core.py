@@ -466,7 +466,7 @@ class MemoryGymVectorEnv(VectorEnv):
     def __init__(self, num_envs: int = 1, render_mode: str | None = None,
                  autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP, **params):
         task = self.task_class
-        if not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+        if not isinstance(num_envs, (int, np.integer)) or isinstance(num_envs, bool) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive int, got {num_envs!r}")
         _check_render_mode(render_mode, ["rgb_array", "debug_rgb_array"])
         try:

@@ -215,7 +215,7 @@ def bad_inputs(tmp_path):
         (["notes.txt", "--eval"], "notes.txt: not a readable checkpoint"),
         (["other.pt", "--eval"], "not a checkpoint of the training scripts (missing args)"),
         (["foreign.pt", "--eval"], "its args are from neither ppo_trxl.py nor ppo_gru.py"),
-        (["x.pt", "--eval", "--repeats", "0"], "--repeats must be >= 1, got 0"),
+        (["x.pt", "--eval", "--repeats", "0"], "--repeats must be an int in [1, 1000], got 0"),
         (["x.pt", "--render", "human", "--video", "v"], "not allowed with argument"),
         (["x.pt", "--render", "window"], "invalid choice: 'window'"),
     ]

@@ -83,3 +83,13 @@ def test_vector_seeds_and_options():
         envs.reset(options={"size": 3})
     with pytest.raises(ValueError, match="unknown autoreset_mode"):
         gym.make_vec("MortarMayhem-v0", num_envs=2, autoreset_mode="sometimes")
+
+
+def test_num_envs_must_be_a_positive_int_not_a_bool():
+    import memory_gym_envs
+
+    for env_id in memory_gym_envs.ENVS:
+        for bad in (True, False, 0, -1, 2.0, "4"):
+            with pytest.raises(ValueError, match="num_envs must be a positive int"):
+                gym.make_vec(env_id, num_envs=bad)
+    assert gym.make_vec("MortarMayhem-Grid-v0", num_envs=np.int64(2)).num_envs == 2
