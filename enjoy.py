@@ -46,6 +46,7 @@ import numpy as np
 import torch
 
 import memory_gym_envs
+from plot import check_output, write_output  # (plot.py beside this file: outputs follow one set of rules)
 
 SCRIPTS = {"trxl_num_layers": "ppo_trxl", "rnn_type": "ppo_gru"}  # an args key only that script has
 RESAMPLES = 10_000  # bootstrap resamples for the 95% intervals
@@ -116,38 +117,6 @@ def parse_args(argv):
 
 
 LIMITS = {"episodes": 10_000, "num_seeds": 1_000_000, "repeats": 1_000, "num_envs": 4_096}  # far beyond any use
-
-
-def check_output(path: str, flag: str) -> None:
-    """Before any work: ``path`` can be written, and what is there, if anything, is a regular file. An output only
-    ever replaces a regular file: a symbolic link, a device, a FIFO or a directory is refused (replacing it would
-    destroy it, or write through the link somewhere else). (The same in enjoy.py and plot.py, which stand alone.)"""
-    if os.path.islink(path) or (os.path.lexists(path) and not os.path.isfile(path)):
-        kind = ("a symbolic link" if os.path.islink(path) else "a directory" if os.path.isdir(path)
-                else "not a regular file (a device, a FIFO, ...)")
-        fail(f"{flag} {path!r} is {kind}; give the path of a regular file to write")
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        os.makedirs(folder, exist_ok=True)
-        tempfile.TemporaryFile(dir=folder).close()
-    except OSError as e:
-        fail(f"{flag} {path!r}: cannot write in {folder!r} ({e.strerror})")
-
-
-def write_output(write, path: str, flag: str) -> None:
-    """``write(tmp)`` into a temporary file beside ``path``, then rename it over ``path``: a reader sees the old file
-    or the new one, and a failed write (a full disk) is one line that leaves the old file as it was."""
-    check_output(path, flag)  # again: the path may have changed during the work
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except OSError as e:
-        fail(f"{flag} {path!r}: the write failed ({e.strerror or e}); "
-             + ("the file there is unchanged" if os.path.exists(path) else "nothing was written"))
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def write_json(result: dict, path: str) -> None:

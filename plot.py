@@ -166,7 +166,7 @@ def parse_args(argv):
 def check_output(path: str, flag: str) -> None:
     """Before any work: ``path`` can be written, and what is there, if anything, is a regular file. An output only
     ever replaces a regular file: a symbolic link, a device, a FIFO or a directory is refused (replacing it would
-    destroy it, or write through the link somewhere else). (The same in enjoy.py and plot.py, which stand alone.)"""
+    destroy it, or write through the link somewhere else). enjoy.py's outputs use it too."""
     if os.path.islink(path) or (os.path.lexists(path) and not os.path.isfile(path)):
         kind = ("a symbolic link" if os.path.islink(path) else "a directory" if os.path.isdir(path)
                 else "not a regular file (a device, a FIFO, ...)")
