@@ -46,7 +46,7 @@ import numpy as np
 import torch
 
 import memory_gym_envs
-from plot import check_output, write_output  # (plot.py beside this file: outputs follow one set of rules)
+from plot import GuardedStdout, check_output, write_output  # (plot.py beside this file: outputs follow one set of rules)
 
 SCRIPTS = {"trxl_num_layers": "ppo_trxl", "rnn_type": "ppo_gru"}  # an args key only that script has
 RESAMPLES = 10_000  # bootstrap resamples for the 95% intervals
@@ -389,4 +389,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    sys.stdout = GuardedStdout(sys.stdout)
     main()

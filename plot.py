@@ -195,6 +195,39 @@ def write_output(write, path: str, flag: str) -> None:
             os.remove(tmp)
 
 
+class GuardedStdout:
+    """Standard output that fails (redirected to a full disk, a closed pipe) ends the program with one line on stderr,
+    not a traceback; the files already written are complete. enjoy.py uses it too."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except OSError as e:
+            self.failed(e)
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except OSError as e:
+            self.failed(e)
+
+    def failed(self, e: OSError) -> None:
+        try:  # what is still buffered goes nowhere, so that the exit is quiet
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, self.stream.fileno())
+            os.close(null)
+        except (OSError, ValueError):
+            pass
+        sys.stdout = self.stream
+        fail(f"standard output failed ({e.strerror or e})")
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
 FORMATS = ("png", "pdf", "svg", "jpg", "jpeg", "webp", "tif", "tiff", "eps", "ps")  # what matplotlib writes here
 
 
@@ -245,4 +278,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    sys.stdout = GuardedStdout(sys.stdout)
     main()

@@ -164,3 +164,16 @@ def test_a_sound_record_makes_the_report(tmp_path):
         json.dump(record, f)
     cpu_suite.report([run], str(tmp_path / "out"))
     assert json.loads((tmp_path / "out" / "summary.json").read_text()) == [record]
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_standard_output_on_a_full_device_is_one_line(tiny_runs, tmp_path):
+    model = os.path.join(tiny_runs["ppo_gru"], "checkpoint.pt")
+    run = write_run(tmp_path / "run", [(1, 1.0), (2, 2.0)])
+    for argv in ([os.path.join(ROOT, "enjoy.py"), model, "--eval", "--num-seeds", "1"],
+                 [os.path.join(ROOT, "plot.py"), "--runs", f"A={run}", "--output", str(tmp_path / "c.png")]):
+        with open("/dev/full", "w") as full:
+            r = subprocess.run([sys.executable, *argv], cwd=tmp_path, stdout=full, stderr=subprocess.PIPE, text=True,
+                               timeout=300)
+        assert r.returncode == 2 and r.stderr == "error: standard output failed (No space left on device)\n", r.stderr
+    assert (tmp_path / "c.png").stat().st_size > 0  # the file was written before the message failed
