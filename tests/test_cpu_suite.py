@@ -197,3 +197,24 @@ def test_a_report_with_nothing_new_but_the_date_leaves_the_pages_alone(tmp_path,
 def test_the_documented_evaluation_output_folder_is_ignored():
     r = subprocess.run(["git", "check-ignore", "-q", "results/RUN.json"], cwd=ROOT)
     assert r.returncode == 0  # docs/evaluation.md writes there
+
+
+def test_every_tasks_metric_is_in_its_envs_final_info_and_has_a_curve():
+    """An endless task is scored in its family's unit: the env reports it when an episode ends (evaluation and the
+    training curve read it there)."""
+    import gymnasium as gym
+
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import cpu_suite
+
+    for name, task in cpu_suite.TASKS.items():
+        assert task.metric in cpu_suite.CURVE_TAGS, name
+        if task.metric in ("success", "return"):
+            continue
+        env = gym.make(task.env_id, **task.env_kwargs, **task.eval_kwargs)
+        env.reset(seed=0)
+        done = False
+        while not done:
+            _, _, terminated, truncated, info = env.step(env.action_space.sample())
+            done = terminated or truncated
+        assert task.metric in info and cpu_suite.CURVE_TAGS[task.metric] == f"episode/{task.metric}", name
