@@ -18,8 +18,10 @@ How it stays fast (``EpisodicMemory``): each env keeps a buffer of the last ``W 
 memory entries (so episodes of any length run); keys/values of the entries are cached during the
 rollout; a minibatch holds whole env rollouts, so every memory entry is projected once per
 minibatch and the attention of all its steps is one banded, episode-masked matmul (no
-(minibatch, W, layers, D) window tensor). ``tests/test_ppo_trxl.py`` checks that loss and gradients
-equal the straightforward per-sample window computation, and that the rollout equals the update.
+(minibatch, W, layers, D) window tensor). ``--single-step-minibatches`` draws single steps instead, each with its
+own window (CleanRL's way): the same loss for the same samples, more work. ``tests/test_ppo_trxl.py`` checks that
+loss and gradients equal the straightforward per-sample window computation (both ways), and that the rollout
+equals the update.
 
 Outputs (CleanRL conventions): TensorBoard in ``runs/{run_name}``, ``--track`` (Weights & Biases),
 ``--capture-video`` (env 0, ``videos/{run_name}``), ``--save-model``; checkpoints every
@@ -173,6 +175,10 @@ class Args:
     backward_chunk_size: int = 512
     """backpropagate a minibatch in chunks of whole env rollouts of at most this many steps, accumulating
     the gradients (the same gradient with less memory); 0: the whole minibatch at once"""
+    single_step_minibatches: bool = False
+    """draw minibatches of single steps from all envs, each step with its own memory window (CleanRL's and the
+    paper authors' way), instead of whole env rollouts (ours: every window entry is projected once); the same
+    loss for the same samples, more projection work per update"""
 
     # [shared: runtime fields]
     # to be filled in runtime
@@ -524,7 +530,8 @@ class EpisodicMemory:
     env's next step and returns its policy; ``peek`` values an observation as the next step, storing
     nothing; ``end_episodes`` starts new episodes;
     ``update_inputs`` is the update's view of some envs' rollouts: all entries at once, each step's
-    window a band of one (E, T, P) mask, so every entry is projected once per minibatch.
+    window a band of one (E, T, P) mask, so every entry is projected once per minibatch;
+    ``step_inputs`` the view of single steps (``--single-step-minibatches``): each its own window.
     """
 
     def __init__(self, num_envs: int, num_layers: int, dim: int, window: int, room: int, device):
@@ -594,6 +601,27 @@ class EpisodicMemory:
         return {"memory": self.inputs[envs, :, :P], "memory_steps": self.steps[envs, :P],
                 "query_steps": self.steps[envs, C:P],
                 "mask": attention_mask(torch.arange(C, P, device=self.steps.device), self.episodes[envs, :P], C + 1)}
+
+
+def step_inputs(memory: EpisodicMemory, env, t) -> dict:
+    """``forward_rollouts``' memory arguments for single steps (step ``t[i]`` of env ``env[i]``), each a rollout of one
+    step with its own window: the C positions before its own, C + t, masked to its episode."""
+    C = memory.C
+    pos = t[:, None] + torch.arange(C, device=t.device)  # (M, C): positions t .. t + C - 1
+    query = C + t
+    return {"memory": memory.inputs[env[:, None], :, pos].permute(0, 2, 1, 3),  # (M, L, C, D)
+            "memory_steps": memory.steps[env[:, None], pos], "query_steps": memory.steps[env, query][:, None],
+            "mask": (memory.episodes[env[:, None], pos] == memory.episodes[env, query][:, None])[:, None]}
+
+
+def minibatch(b: dict, memory: EpisodicMemory, ids, T: int, single_steps: bool) -> dict:
+    """The update's inputs for ``ids``: env ids (whole rollouts, (E', T, ...) tensors) or, with ``single_steps``, flat
+    step ids ``env * T + t`` ((M, 1, ...) tensors)."""
+    if not single_steps:
+        return {k: index_obs(v, ids) for k, v in b.items()} | memory.update_inputs(ids)
+    env, t = ids // T, ids % T
+    return {k: {o: x[env, t][:, None] for o, x in v.items()} if isinstance(v, dict) else v[env, t][:, None]
+            for k, v in b.items()} | step_inputs(memory, env, t)
 
 
 def attention_mask(query_pos, entry_episode, window: int):
@@ -922,9 +950,12 @@ def check_args(args: Args) -> None:
         fail(f"--trxl-dim ({args.trxl_dim}) must be divisible by --trxl-num-heads ({args.trxl_num_heads})")
     if args.trxl_positional_encoding == "absolute" and args.trxl_dim % 2:
         fail(f"--trxl-dim ({args.trxl_dim}) must be even for --trxl-positional-encoding absolute (sin and cos halves)")
-    if args.num_envs % args.num_minibatches:
+    if args.single_step_minibatches and (args.num_envs * args.num_steps) % args.num_minibatches:
+        fail(f"--num-envs x --num-steps ({args.num_envs * args.num_steps}) must be divisible by --num-minibatches "
+             f"({args.num_minibatches}) with --single-step-minibatches")
+    if not args.single_step_minibatches and args.num_envs % args.num_minibatches:
         fail(f"--num-envs ({args.num_envs}) must be divisible by --num-minibatches ({args.num_minibatches}): "
-             "a minibatch holds whole env rollouts")
+             "a minibatch holds whole env rollouts (or give --single-step-minibatches)")
     if args.total_timesteps < args.num_envs * args.num_steps:
         fail(f"--total-timesteps ({args.total_timesteps}) must be at least one batch: --num-envs x --num-steps "
              f"= {args.num_envs * args.num_steps}")
@@ -1408,24 +1439,26 @@ if __name__ == "__main__":
         advantages, returns = compute_advantages(buf["rewards"], buf["values"], buf["dones"], next_value,
                                                  args.gamma, args.gae_lambda)
 
-        # Update: epochs of minibatches of whole env rollouts (env-major tensors).
+        # Update: epochs of minibatches of whole env rollouts (env-major tensors), or of single steps.
         update_t0 = time.time()
         env_major = lambda x: x.transpose(0, 1)  # noqa: E731
         b = {k: {o: env_major(v) for o, v in buf[k].items()} if isinstance(buf[k], dict) else env_major(buf[k])
              for k in ("obs", "actions", "logprobs", "values", "ground_truth")}
         b |= {"advantages": env_major(advantages), "returns": env_major(returns)}
-        envs_per_mb = E // args.num_minibatches
-        envs_per_chunk = max(1, args.backward_chunk_size // T) if args.backward_chunk_size > 0 else envs_per_mb
+        single = args.single_step_minibatches
+        units, unit_steps = (E * T, 1) if single else (E, T)  # what is shuffled: steps or env rollouts
+        per_mb = units // args.num_minibatches
+        per_chunk = max(1, args.backward_chunk_size // unit_steps) if args.backward_chunk_size > 0 else per_mb
         clipfracs = []
         for epoch in range(args.update_epochs):
-            perm = torch.randperm(E, device=device)
-            for start_env in range(0, E, envs_per_mb):
-                ids = perm[start_env:start_env + envs_per_mb]
-                adv = b["advantages"][ids]
+            perm = torch.randperm(units, device=device)
+            for start_unit in range(0, units, per_mb):
+                ids = perm[start_unit:start_unit + per_mb]
+                adv = b["advantages"].reshape(E * T)[ids] if single else b["advantages"][ids]
                 optimizer.zero_grad()
                 stats = {}  # the minibatch's statistics: its chunks' weighted by their share of the steps
-                for chunk in ids.split(envs_per_chunk):
-                    mb = {k: index_obs(v, chunk) for k, v in b.items()} | memory.update_inputs(chunk)
+                for chunk in ids.split(per_chunk):
+                    mb = minibatch(b, memory, chunk, T, single)
                     loss, chunk_stats = ppo_loss(agent, args, mb, ent_coef, adv.mean(),
                                                  adv.std() if len(adv) > 1 else adv.new_zeros(()))  # 1 step: 0
                     share = len(chunk) / len(ids)
@@ -1434,7 +1467,7 @@ if __name__ == "__main__":
                         stats[k] = stats.get(k, 0.0) + v.detach() * share
                 grad_norm = nn.utils.clip_grad_norm_(agent.parameters(), args.max_grad_norm)
                 checkpoints.check_finite({**stats, "gradient norm": grad_norm}, f"iteration {iteration}, epoch "
-                                         f"{epoch + 1}, minibatch {start_env // envs_per_mb + 1}")
+                                         f"{epoch + 1}, minibatch {start_unit // per_mb + 1}")
                 clipfracs.append(stats["clipfrac"].item())
                 optimizer.step()
             if args.target_kl is not None and stats["approx_kl"] > args.target_kl:

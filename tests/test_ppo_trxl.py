@@ -175,3 +175,31 @@ def test_the_rollout_equals_the_update_through_the_episodic_memory(options):
         with torch.no_grad():  # an update changes every weight
             for p in agent.parameters():
                 p.add_(0.05 * torch.randn(p.shape, generator=g))
+
+
+@pytest.mark.parametrize("options", [dict(), dict(trxl_query_pe=True, trxl_positional_encoding="learned",
+                                                  norm_adv=True), dict(trxl_memory_length=1)])
+def test_single_step_minibatches_give_the_same_loss_and_gradients_as_whole_rollouts(options):
+    """--single-step-minibatches: every step of the batch with its own window (``step_inputs``) is the same loss as
+    the whole rollouts (``update_inputs``), in another order."""
+    W = options.get("trxl_memory_length", 5)
+    args = ppo_trxl.Args(trxl_num_layers=2, trxl_num_heads=2, trxl_dim=16, trxl_memory_length=W,
+                         **{k: v for k, v in options.items() if k != "trxl_memory_length"})
+    torch.manual_seed(0)
+    agent = ppo_trxl.Agent(args, gym.spaces.Box(-1, 1, (3,)), gym.spaces.MultiDiscrete([3, 3]), 2).double()
+    batch, entry_episode = make_batch(W=W)
+    batch = {k: (v.double() if v.is_floating_point() else v) for k, v in batch.items()}
+    E, T = batch["obs"].shape[:2]
+    memory = ppo_trxl.EpisodicMemory(E, 2, 16, W, T, "cpu")
+    memory.inputs, memory.steps, memory.episodes = batch["memory"], batch["memory_steps"], entry_episode
+    memory.pos = W - 1 + T  # after a rollout
+    b = {k: batch[k] for k in ("obs", "actions", "logprobs", "values", "ground_truth", "advantages", "returns")}
+    results = []
+    for single, ids in ((False, torch.arange(E)), (True, torch.randperm(E * T))):
+        mb = ppo_trxl.minibatch(b, memory, ids, T, single)
+        loss, _ = ppo_trxl.ppo_loss(agent, args, mb, 1e-3)
+        results.append((loss, torch.autograd.grad(loss, list(agent.parameters()), allow_unused=True)))
+    (whole, whole_grads), (steps, step_grads) = results
+    assert mb["obs"].shape == (E * T, 1, 3) and abs(whole.item() - steps.item()) < 1e-10
+    for (name, _), g, r in zip(agent.named_parameters(), whole_grads, step_grads):
+        assert (g is None and r is None) or torch.allclose(g, r, atol=1e-10), name
