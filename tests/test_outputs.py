@@ -181,6 +181,9 @@ def make_record(tmp_path):
     ({"eval_success": True}, "eval_success must be a number in [0, 1], got True"),
     ({"eval_return": float("inf")}, "eval_return must be a finite number"),
     ({"wall_s": -1}, "wall_s must be a finite number >= 0"), ({"seed": "1"}, "seed must be 1"),
+    ({"seed": True}, "seed must be 1, got True"), ({"steps": 300000.0}, "steps must be 300000, got 300000.0"),
+    ({"eval_return": 1e308}, "eval_return must be a finite number within +-1e+06"),
+    ({"wall_s": ...}, "wall_s must be a finite number >= 0, got nothing (no such key)"),  # ...: the key removed
     ({"steps": None}, "steps must be 300000"), ({"metric": "return"}, "metric must be 'success'"),
     ({"command": 5}, "made with other settings than the suite's now"),
     ("curve", "curve.json: expected steps and values"),
@@ -193,7 +196,7 @@ def test_a_damaged_record_is_one_line_and_nothing_is_written(damage, message, tm
     elif isinstance(damage, str):
         text = damage
     else:
-        record |= damage
+        record = {k: v for k, v in (record | damage).items() if v is not ...}
         text = json.dumps(record)  # (NaN and Infinity as JSON writes them)
     with open(run.record_path, "w") as f:
         f.write(text)
