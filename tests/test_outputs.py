@@ -147,6 +147,14 @@ def test_the_temporary_file_is_new_never_a_planted_link(tmp_path):
     assert (tmp_path / "victim").read_text() == "not to be touched"
 
 
+def test_plots_formats_are_ones_matplotlib_writes_and_the_docs_name():
+    from matplotlib.backend_bases import FigureCanvasBase  # (plot.py names them without importing matplotlib)
+
+    assert set(plot.FORMATS) <= set(FigureCanvasBase.get_supported_filetypes())
+    docs = open(os.path.join(ROOT, "docs", "evaluation.md")).read()
+    assert ", ".join(f"`.{f}`" for f in plot.FORMATS) in " ".join(docs.split())
+
+
 def test_plots_late_failures_are_one_line_and_text_is_drawn_as_given(tmp_path, capsys):
     run = write_run(tmp_path / "run", [(1, 1.0), (2, 2.0)])
     (tmp_path / "file").write_text("")
