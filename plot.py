@@ -175,7 +175,10 @@ def check_output(path: str, flag: str) -> None:
                 else "not a regular file (a device, a FIFO, ...)")
         fail(f"{flag} {path!r} is {kind}; give the path of a regular file to write")
     folder = check_folder(os.path.dirname(os.path.abspath(path)), flag, path)
-    most = os.pathconf(folder, "PC_NAME_MAX")
+    try:
+        most = os.pathconf(folder, "PC_NAME_MAX")
+    except (AttributeError, OSError, ValueError):  # (no pathconf on Windows): the common limit
+        most = 255
     if any(len(os.fsencode(name)) > most for name in os.path.relpath(os.path.abspath(path), folder).split(os.sep)):
         fail(f"{flag} {path!r}: a name in it is longer than the {most} bytes a file name can have here")
 
