@@ -38,7 +38,6 @@ import importlib.util
 import json
 import os
 import sys
-import tempfile
 from dataclasses import fields
 
 import gymnasium as gym
@@ -46,7 +45,8 @@ import numpy as np
 import torch
 
 import memory_gym_envs
-from plot import GuardedStdout, check_output, write_output  # (plot.py beside this file: outputs follow one set of rules)
+# plot.py beside this file: outputs follow one set of rules
+from plot import GuardedStdout, check_folder, check_output, write_output
 
 SCRIPTS = {"trxl_num_layers": "ppo_trxl", "rnn_type": "ppo_gru"}  # an args key only that script has
 RESAMPLES = 10_000  # bootstrap resamples for the 95% intervals
@@ -87,13 +87,15 @@ def parse_args(argv):
                    help="the training script that made the model, e.g. your changed copy of ppo_gru.py (default: the "
                         "one the checkpoint names, in the working directory or beside enjoy.py)")
     a = p.parse_args(argv)
-    if not (a.eval or a.render or a.video):
+    if not (a.eval or a.render or a.video is not None):
         fail("nothing to do: give --eval, --render human or --video DIR")
     for name, most in LIMITS.items():
         if not 1 <= getattr(a, name) <= most:
             fail(f"--{name.replace('_', '-')} must be an int in [1, {most}], got {getattr(a, name)}")
-    if not 0 <= a.start_seed <= 2 ** 32 - a.num_seeds:  # the envs' seeds are 32-bit
-        fail(f"--start-seed must be an int in [0, 2**32 - --num-seeds] (every seed below 2**32), got {a.start_seed}")
+    count = max(a.num_seeds if a.eval else 1, a.episodes if a.render or a.video else 1)  # seeds played from it
+    if not 0 <= a.start_seed <= 2 ** 32 - count:  # the envs' seeds are 32-bit
+        fail(f"--start-seed must be an int in [0, {2 ** 32 - count}] (its {count} seeds below 2**32), "
+             f"got {a.start_seed}")
     if a.device is not None:
         try:
             device = torch.device(a.device)
@@ -101,18 +103,14 @@ def parse_args(argv):
             fail(f"--device must be a torch device (cpu, cuda, cuda:1, mps, ...), got {a.device!r}")
         if device.type == "cuda" and not torch.cuda.is_available():
             fail(f"--device {a.device}: CUDA is not available here (this torch: {torch.__version__}); use --device cpu")
-    if a.output:
+    if a.output is not None:  # (an empty one too: nothing would be written)
         if not a.eval:
             fail("--output needs --eval (it is where the evaluation is written)")
         check_output(a.output, "--output")
-    if a.video:  # the folder, or the nearest one above it that exists (RecordVideo makes the rest)
-        folder = os.path.abspath(a.video)
-        while not os.path.exists(folder):
-            folder = os.path.dirname(folder)
-        try:
-            tempfile.TemporaryFile(dir=folder).close()
-        except OSError as e:
-            fail(f"--video {a.video!r}: cannot write in {folder!r} ({e.strerror})")
+    if a.video is not None:  # the folder, or the nearest one above it that exists (RecordVideo makes the rest)
+        if not a.video:
+            fail("--video needs a folder to write into, got ''")
+        check_folder(os.path.abspath(a.video), "--video", a.video)
     return a
 
 

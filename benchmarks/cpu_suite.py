@@ -271,17 +271,20 @@ def checked_record(run: Run) -> dict:
     if metric not in ("success", "return"):  # an endless unit: a count
         score = (lambda v: number(v) and 0 <= v <= MAX_RETURN, f"a finite number in [0, {MAX_RETURN:g}]")
     rules = {"task": (lambda v: v == run.task_name, repr(run.task_name)),
-             "agent": (lambda v: v == run.agent, repr(run.agent)), "seed": (lambda v: v == run.seed, str(run.seed)),
-             "steps": (lambda v: v == run.task.steps, str(run.task.steps)),
+             "agent": (lambda v: v == run.agent, repr(run.agent)),  # ints by type: true and 1.0 == 1 in Python
+             "seed": (lambda v: type(v) is int and v == run.seed, str(run.seed)),
+             "steps": (lambda v: type(v) is int and v == run.task.steps, str(run.task.steps)),
              "metric": (lambda v: v == metric, repr(metric)),
              f"eval_{metric}": score, "eval_return": (score if metric == "return" else
-                                                     (lambda v: number(v) and abs(v) <= MAX_RETURN, "a finite number")),
+                                                     (lambda v: number(v) and abs(v) <= MAX_RETURN,
+                                                      f"a finite number within +-{MAX_RETURN:g}")),
              "wall_s": (lambda v: number(v) and v >= 0, "a finite number >= 0"),
              "command": (lambda v: v == run.command, "the suite's command")}
     for key, (test, allowed) in rules.items():
         if key not in record or not test(record[key]):
-            raise SystemExit(f"error: {run.record_path}: {key} must be {allowed}, got "
-                             f"{repr(record.get(key, 'nothing'))[:100]}; move {run.result} away to run {run} again")
+            got = repr(record[key])[:100] if key in record else "nothing (no such key)"
+            raise SystemExit(f"error: {run.record_path}: {key} must be {allowed}, got {got}; move {run.result} away "
+                             f"to run {run} again")
     curve = read_json(os.path.join(run.result, "curve.json"), dict)
     steps, values = curve.get("steps"), curve.get("values")
     if not (isinstance(steps, list) and isinstance(values, list) and len(steps) == len(values)

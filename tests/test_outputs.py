@@ -91,8 +91,8 @@ def test_enjoys_late_failures_are_one_line_before_any_work(tiny_runs, tmp_path, 
     cases = [(["--num-seeds", str(10 ** 9)], "--num-seeds must be an int in [1, 1000000], got 1000000000"),
              (["--repeats", "5000"], "--repeats must be an int in [1, 1000]"),
              (["--num-envs", str(2 ** 40)], "--num-envs must be an int in [1, 4096]"),
-             (["--start-seed", str(2 ** 70)], "--start-seed must be an int in [0, 2**32 - --num-seeds]"),
-             (["--start-seed", str(2 ** 32 - 10)], "--start-seed must be an int in [0, 2**32 - --num-seeds]"),
+             (["--start-seed", str(2 ** 70)], "--start-seed must be an int in [0, 4294967246] (its 50 seeds"),
+             (["--start-seed", str(2 ** 32 - 10)], "--start-seed must be an int in [0, 4294967246]"),
              (["--device", "nope"], "--device must be a torch device (cpu, cuda, cuda:1, mps, ...), got 'nope'")]
     for flags, message in cases:
         assert message in one_line_exit(capsys, enjoy.main, [model, "--eval", *flags]), flags
@@ -100,6 +100,59 @@ def test_enjoys_late_failures_are_one_line_before_any_work(tiny_runs, tmp_path, 
     assert "--video" in one_line_exit(capsys, enjoy.main, [model, "--video", video]) and not os.path.exists(video)
     if not __import__("torch").cuda.is_available():
         assert "CUDA is not available here" in one_line_exit(capsys, enjoy.main, [model, "--eval", "--device", "cuda"])
+
+
+def test_outputs_that_would_fail_after_the_work_are_refused_before_it(tiny_runs, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    model = os.path.join(tiny_runs["ppo_gru"], "checkpoint.pt")
+    run = write_run(tmp_path / "run", [(1, 1.0), (2, 2.0)])
+    long = "a" * 300  # longer than a file name can be
+    for output, message in [("out/", "give the path of a file to write, not of a folder"),
+                            ("out/.", "not of a folder"), (long + ".json", "longer than the 255 bytes"),
+                            (f"new/{long}/x.json", "a name in it is longer than")]:
+        assert message in one_line_exit(capsys, enjoy.main, [model, "--eval", "--output", output]), output
+        plot_output = output.replace(".json", ".png") if output.endswith(".json") else output
+        if plot_output.endswith(".png"):
+            assert message in one_line_exit(capsys, plot.main, ["--runs", f"A={run}", "--output", plot_output])
+    assert "--output '': give the path of a file" in one_line_exit(capsys, enjoy.main,
+                                                                    [model, "--eval", "--output", ""])
+    assert "--video needs a folder" in one_line_exit(capsys, enjoy.main, [model, "--eval", "--video", ""])
+    assert "its 60 seeds below 2**32" in one_line_exit(  # --episodes, not --num-seeds, counts for a video
+        capsys, enjoy.main, [model, "--video", "v", "--episodes", "60", "--start-seed", str(2 ** 32 - 50)])
+    assert sorted(os.listdir(tmp_path)) == ["run"]
+
+
+def test_nothing_is_made_before_the_checks_and_a_new_folder_is_made_at_the_write(tiny_runs, tmp_path, capsys):
+    model = os.path.join(tiny_runs["ppo_gru"], "checkpoint.pt")
+    run = write_run(tmp_path / "run", [(1, 1.0), (2, 2.0)])
+    (tmp_path / "notes.pt").write_text("not a checkpoint")
+    one_line_exit(capsys, plot.main, ["--runs", "A=,,", "--output", str(tmp_path / "new" / "c.png")])
+    one_line_exit(capsys, enjoy.main, [str(tmp_path / "notes.pt"), "--eval", "--output",
+                                       str(tmp_path / "new" / "e.json")])
+    assert not os.path.exists(tmp_path / "new")
+    plot.main(["--runs", f"A={run}", "--output", str(tmp_path / "new" / "deeper" / "c.png")])
+    umask = os.umask(0)
+    os.umask(umask)
+    out = tmp_path / "new" / "deeper" / "c.png"
+    assert os.listdir(out.parent) == ["c.png"] and out.stat().st_mode & 0o777 == 0o666 & ~umask  # as open() makes it
+
+
+def test_the_temporary_file_is_new_never_a_planted_link(tmp_path):
+    (tmp_path / "victim").write_text("not to be touched")
+    path = tmp_path / "eval.json"
+    for name in [f"eval.json.tmp{os.getpid()}", ".eval.json.tmp", "eval.json.tmp"]:  # names a writer might pick
+        os.symlink(tmp_path / "victim", tmp_path / name)
+    enjoy.write_json({"new": 1}, str(path))
+    assert json.loads(path.read_text()) == {"new": 1} and not os.path.islink(path)
+    assert (tmp_path / "victim").read_text() == "not to be touched"
+
+
+def test_plots_formats_are_ones_matplotlib_writes_and_the_docs_name():
+    from matplotlib.backend_bases import FigureCanvasBase  # (plot.py names them without importing matplotlib)
+
+    assert set(plot.FORMATS) <= set(FigureCanvasBase.get_supported_filetypes())
+    docs = open(os.path.join(ROOT, "docs", "evaluation.md")).read()
+    assert ", ".join(f"`.{f}`" for f in plot.FORMATS) in " ".join(docs.split())
 
 
 def test_plots_late_failures_are_one_line_and_text_is_drawn_as_given(tmp_path, capsys):
@@ -136,6 +189,9 @@ def make_record(tmp_path):
     ({"eval_success": True}, "eval_success must be a number in [0, 1], got True"),
     ({"eval_return": float("inf")}, "eval_return must be a finite number"),
     ({"wall_s": -1}, "wall_s must be a finite number >= 0"), ({"seed": "1"}, "seed must be 1"),
+    ({"seed": True}, "seed must be 1, got True"), ({"steps": 300000.0}, "steps must be 300000, got 300000.0"),
+    ({"eval_return": 1e308}, "eval_return must be a finite number within +-1e+06"),
+    ({"wall_s": ...}, "wall_s must be a finite number >= 0, got nothing (no such key)"),  # ...: the key removed
     ({"steps": None}, "steps must be 300000"), ({"metric": "return"}, "metric must be 'success'"),
     ({"command": 5}, "made with other settings than the suite's now"),
     ("curve", "curve.json: expected steps and values"),
@@ -148,7 +204,7 @@ def test_a_damaged_record_is_one_line_and_nothing_is_written(damage, message, tm
     elif isinstance(damage, str):
         text = damage
     else:
-        record |= damage
+        record = {k: v for k, v in (record | damage).items() if v is not ...}
         text = json.dumps(record)  # (NaN and Infinity as JSON writes them)
     with open(run.record_path, "w") as f:
         f.write(text)
