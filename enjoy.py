@@ -38,6 +38,7 @@ import importlib.util
 import json
 import os
 import sys
+import tempfile
 from dataclasses import fields
 
 import gymnasium as gym
@@ -45,8 +46,6 @@ import numpy as np
 import torch
 
 import memory_gym_envs
-# plot.py beside this file: outputs follow one set of rules
-from plot import GuardedStdout, check_folder, check_output, write_output
 
 SCRIPTS = {"trxl_num_layers": "ppo_trxl", "rnn_type": "ppo_gru"}  # an args key only that script has
 RESAMPLES = 10_000  # bootstrap resamples for the 95% intervals
@@ -115,6 +114,98 @@ def parse_args(argv):
 
 
 LIMITS = {"episodes": 10_000, "num_seeds": 1_000_000, "repeats": 1_000, "num_envs": 4_096}  # far beyond any use
+
+
+# [shared: outputs]
+# What enjoy.py and plot.py write follows one set of rules; both scripts stand alone, so the block is in both
+# (tests/test_shared_blocks.py checks that the two are the same).
+def check_output(path: str, flag: str) -> None:
+    """Before any work: ``path`` names a file that can be written, and what is there, if anything, is a regular file.
+    An output only ever replaces a regular file: a symbolic link, a device, a FIFO or a directory is refused (replacing
+    it would destroy it, or write through the link somewhere else). Nothing is made here: a missing folder is made
+    when the file is written."""
+    if os.path.basename(path) in ("", ".", ".."):  # (a write would fail only after the work)
+        fail(f"{flag} {path!r}: give the path of a file to write, not of a folder")
+    if os.path.islink(path) or (os.path.lexists(path) and not os.path.isfile(path)):
+        kind = ("a symbolic link" if os.path.islink(path) else "a directory" if os.path.isdir(path)
+                else "not a regular file (a device, a FIFO, ...)")
+        fail(f"{flag} {path!r} is {kind}; give the path of a regular file to write")
+    folder = check_folder(os.path.dirname(os.path.abspath(path)), flag, path)
+    try:
+        most = os.pathconf(folder, "PC_NAME_MAX")
+    except (AttributeError, OSError, ValueError):  # (no pathconf on Windows): the common limit
+        most = 255
+    if any(len(os.fsencode(name)) > most for name in os.path.relpath(os.path.abspath(path), folder).split(os.sep)):
+        fail(f"{flag} {path!r}: a name in it is longer than the {most} bytes a file name can have here")
+
+
+def check_folder(folder: str, flag: str, path: str) -> str:
+    """``folder``, or the nearest folder above it that exists (the rest is made when the output is written), can be
+    written: that folder, or one line."""
+    while not os.path.lexists(folder):
+        folder = os.path.dirname(folder)
+    try:  # a real try: permissions, a read-only file system, a file where a folder should be (root ignores modes)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as e:
+        fail(f"{flag} {path!r}: cannot write in {folder!r} ({e.strerror})")
+    return folder
+
+
+def write_output(write, path: str, flag: str) -> None:
+    """``write(tmp)`` into a new temporary file beside ``path``, then rename it over ``path``: a reader sees the old
+    file or the new one, and a failed write (a full disk) is one line that leaves the old file as it was."""
+    check_output(path, flag)  # again: the path may have changed during the work
+    tmp = None
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".tmp-")  # new: never a link
+        os.close(fd)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # the mode a new file gets (mkstemp's is 0600)
+        write(tmp)
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as e:
+        fail(f"{flag} {path!r}: the write failed ({e.strerror or e}); "
+             + ("the file there is unchanged" if os.path.exists(path) else "nothing was written"))
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.remove(tmp)
+
+
+class GuardedStdout:
+    """Standard output that fails (redirected to a full disk, a closed pipe) ends the program with one line on stderr,
+    not a traceback; the files already written are complete."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except OSError as e:
+            self.failed(e)
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except OSError as e:
+            self.failed(e)
+
+    def failed(self, e: OSError) -> None:
+        try:  # what is still buffered goes nowhere, so that the exit is quiet
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, self.stream.fileno())
+            os.close(null)
+        except (OSError, ValueError):
+            pass
+        sys.stdout = self.stream
+        fail(f"standard output failed ({e.strerror or e})")
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+# [end shared: outputs]
 
 
 def write_json(result: dict, path: str) -> None:

@@ -163,11 +163,14 @@ def parse_args(argv):
     return a, dict(groups)
 
 
+# [shared: outputs]
+# What enjoy.py and plot.py write follows one set of rules; both scripts stand alone, so the block is in both
+# (tests/test_shared_blocks.py checks that the two are the same).
 def check_output(path: str, flag: str) -> None:
     """Before any work: ``path`` names a file that can be written, and what is there, if anything, is a regular file.
     An output only ever replaces a regular file: a symbolic link, a device, a FIFO or a directory is refused (replacing
     it would destroy it, or write through the link somewhere else). Nothing is made here: a missing folder is made
-    when the file is written. enjoy.py's outputs use it too."""
+    when the file is written."""
     if os.path.basename(path) in ("", ".", ".."):  # (a write would fail only after the work)
         fail(f"{flag} {path!r}: give the path of a file to write, not of a folder")
     if os.path.islink(path) or (os.path.lexists(path) and not os.path.isfile(path)):
@@ -185,7 +188,7 @@ def check_output(path: str, flag: str) -> None:
 
 def check_folder(folder: str, flag: str, path: str) -> str:
     """``folder``, or the nearest folder above it that exists (the rest is made when the output is written), can be
-    written: that folder, or one line. enjoy.py's --video uses it too."""
+    written: that folder, or one line."""
     while not os.path.lexists(folder):
         folder = os.path.dirname(folder)
     try:  # a real try: permissions, a read-only file system, a file where a folder should be (root ignores modes)
@@ -220,7 +223,7 @@ def write_output(write, path: str, flag: str) -> None:
 
 class GuardedStdout:
     """Standard output that fails (redirected to a full disk, a closed pipe) ends the program with one line on stderr,
-    not a traceback; the files already written are complete. enjoy.py uses it too."""
+    not a traceback; the files already written are complete."""
 
     def __init__(self, stream):
         self.stream = stream
@@ -249,6 +252,7 @@ class GuardedStdout:
 
     def __getattr__(self, name):
         return getattr(self.stream, name)
+# [end shared: outputs]
 
 
 FORMATS = ("png", "pdf", "svg", "jpg", "jpeg", "webp", "tif", "tiff", "eps", "ps")  # what matplotlib writes here

@@ -77,3 +77,9 @@ def test_a_change_to_one_scripts_shared_block_is_caught(change):
     else:
         with pytest.raises(ValueError, match="never closed"):
             shared_blocks(text.replace("# [end shared: finish]", "", 1))
+
+
+def test_enjoy_and_plot_share_their_output_rules():
+    """enjoy.py and plot.py stand alone too: their outputs follow one set of rules, written twice."""
+    enjoy, plot = (shared_blocks(read(s)) for s in ("enjoy.py", "plot.py"))
+    assert "outputs" in enjoy and not differences(enjoy, plot), differences(enjoy, plot)
