@@ -263,6 +263,15 @@ class Task:
 
 def check_actions(space: gym.Space, actions: Any, num_envs: int | None, env_id: str) -> np.ndarray:
     """Return the actions as an int64 array ((N,) or (N, k)); raise ValueError if invalid."""
+    if num_envs is None:  # one env: the common exact types first (cheap); anything else takes the general path
+        kind = type(actions)
+        if isinstance(space, gym.spaces.Discrete):
+            if (kind is int or kind is np.int64) and 0 <= actions < space.n:
+                return np.array([actions], np.int64)
+        elif kind is np.ndarray and actions.dtype == np.int64 and actions.shape == space.nvec.shape:
+            values = actions.tolist()
+            if all(0 <= v < n for v, n in zip(values, space.nvec.tolist())):
+                return np.array([values], np.int64)
     a = np.asarray(actions)
     if isinstance(space, gym.spaces.Discrete):
         shape, high = (), np.int64(space.n)

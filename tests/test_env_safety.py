@@ -180,3 +180,24 @@ def test_searing_spotlights_templates_are_bounded(env_id):
                     fresh.reset(seed=4, options={"spot_damage": damage}))
         assert env.unwrapped.task.state.tobytes() == fresh.unwrapped.task.state.tobytes()
         same_steps(env, fresh, 10)
+
+
+def test_the_fast_path_of_action_checks_agrees_with_the_general_one():
+    """check_actions takes exact int / int64-array actions on a short path; every other form of the same action (a
+    list, another integer dtype, an integral float) takes the general one: the same result, the same refusals."""
+    import gymnasium as gym
+    import numpy as np
+
+    from memory_gym_envs.core import check_actions
+
+    for space in (gym.spaces.Discrete(4), gym.spaces.MultiDiscrete([3, 3]), gym.spaces.MultiDiscrete([4, 2, 2])):
+        space.seed(0)
+        for _ in range(50):
+            a = space.sample()
+            fast = check_actions(space, int(a) if np.ndim(a) == 0 else a.astype(np.int64), None, "e")
+            general = check_actions(space, np.asarray(a).astype(np.int32).tolist(), None, "e")
+            assert fast.dtype == np.int64 and np.array_equal(fast, general) and fast.shape == (1,) + np.shape(a)
+        high = space.n if isinstance(space, gym.spaces.Discrete) else space.nvec.astype(np.int64)
+        for bad in (high, -1 * np.ones_like(high), np.int64(-1) if np.ndim(high) == 0 else high - high - 1):
+            with pytest.raises(ValueError, match="invalid action"):
+                check_actions(space, int(bad) if np.ndim(bad) == 0 else np.asarray(bad, np.int64), None, "e")
