@@ -233,8 +233,11 @@ def test_saved_args_of_the_wrong_type_are_one_clear_line(script, genuine, capsys
 
 @pytest.mark.slow
 @pytest.mark.parametrize("script", SCRIPTS)
-def test_every_damaged_checkpoint_is_refused_by_resume_without_a_traceback(script, genuine, tmp_path):
-    for name, (checkpoint, message) in damaged(genuine[script]).items():
+def test_damaged_checkpoints_are_refused_by_resume_without_a_traceback(script, genuine, tmp_path):
+    """Through --resume itself, for three of the cases (every case is checked in-process above: the same function)."""
+    cases = damaged(genuine[script])
+    for name in ("iteration", "model values", "rng numpy"):
+        checkpoint, message = cases[name]
         torch.save(checkpoint, tmp_path / "checkpoint.pt")
         r = run_script(f"{script}.py", ["--resume", str(tmp_path / "checkpoint.pt")], tmp_path)
         assert message in one_line(r), name
