@@ -97,6 +97,17 @@ def naive_loss(agent, args, batch, entry_episode, W, ent_coef):
     return loss
 
 
+def agent_and_batch(options: dict):
+    """A small two-layer agent in float64 and a random batch (``make_batch``) for the memory length in ``options``."""
+    W = options.get("trxl_memory_length", 5)
+    args = ppo_trxl.Args(trxl_num_layers=2, trxl_num_heads=2, trxl_dim=16, trxl_memory_length=W,
+                         **{k: v for k, v in options.items() if k != "trxl_memory_length"})
+    torch.manual_seed(0)
+    agent = ppo_trxl.Agent(args, gym.spaces.Box(-1, 1, (3,)), gym.spaces.MultiDiscrete([3, 3]), 2).double()
+    batch, entry_episode = make_batch(W=W)
+    return W, args, agent, {k: (v.double() if v.is_floating_point() else v) for k, v in batch.items()}, entry_episode
+
+
 @pytest.mark.parametrize("options", [
     dict(),
     dict(trxl_positional_encoding="learned", trxl_gating=True, trxl_query_pe=True, norm_adv=True),
@@ -104,13 +115,7 @@ def naive_loss(agent, args, batch, entry_episode, W, ent_coef):
     dict(trxl_memory_length=1),
 ])
 def test_efficient_loss_and_gradients_equal_the_window_computation(options):
-    W = options.get("trxl_memory_length", 5)
-    args = ppo_trxl.Args(trxl_num_layers=2, trxl_num_heads=2, trxl_dim=16, trxl_memory_length=W,
-                         **{k: v for k, v in options.items() if k != "trxl_memory_length"})
-    torch.manual_seed(0)
-    agent = ppo_trxl.Agent(args, gym.spaces.Box(-1, 1, (3,)), gym.spaces.MultiDiscrete([3, 3]), 2).double()
-    batch, entry_episode = make_batch(W=W)
-    batch = {k: (v.double() if v.is_floating_point() else v) for k, v in batch.items()}
+    W, args, agent, batch, entry_episode = agent_and_batch(options)
     assert batch["mask"].any() or W == 1
     loss, _ = ppo_trxl.ppo_loss(agent, args, batch, 1e-3)
     grads = torch.autograd.grad(loss, list(agent.parameters()), allow_unused=True)
@@ -182,13 +187,7 @@ def test_the_rollout_equals_the_update_through_the_episodic_memory(options):
 def test_single_step_minibatches_give_the_same_loss_and_gradients_as_whole_rollouts(options):
     """--single-step-minibatches: every step of the batch with its own window (``step_inputs``) is the same loss as
     the whole rollouts (``update_inputs``), in another order."""
-    W = options.get("trxl_memory_length", 5)
-    args = ppo_trxl.Args(trxl_num_layers=2, trxl_num_heads=2, trxl_dim=16, trxl_memory_length=W,
-                         **{k: v for k, v in options.items() if k != "trxl_memory_length"})
-    torch.manual_seed(0)
-    agent = ppo_trxl.Agent(args, gym.spaces.Box(-1, 1, (3,)), gym.spaces.MultiDiscrete([3, 3]), 2).double()
-    batch, entry_episode = make_batch(W=W)
-    batch = {k: (v.double() if v.is_floating_point() else v) for k, v in batch.items()}
+    W, args, agent, batch, entry_episode = agent_and_batch(options)
     E, T = batch["obs"].shape[:2]
     memory = ppo_trxl.EpisodicMemory(E, 2, 16, W, T, "cpu")
     memory.inputs, memory.steps, memory.episodes = batch["memory"], batch["memory_steps"], entry_episode
