@@ -3,6 +3,9 @@
     python benchmarks/train_speed.py                    # MortarMayhem-Grid-v0, every script present
     python benchmarks/train_speed.py --iterations 2 --env-id MortarMayhem-v0
     python benchmarks/train_speed.py --memories              # every memory at the CPU suite's settings
+    python benchmarks/train_speed.py --scripts ppo_trxl.py "ppo_trxl.py --reconstruction-coef 0.1"
+    python benchmarks/train_speed.py --memories TrXL TrXL+rec    # the reconstruction loss's cost, suite settings
+    python benchmarks/train_speed.py --thread-rule           # the default thread count, quiet and next to other work
 
 Runs ``python <script> --env-id ID --total-timesteps <iterations x 16384>`` (defaults: 32 envs x
 512 steps, 8 minibatches, 3 epochs) in a scratch directory, and reports steps/s (as the script
@@ -19,19 +22,23 @@ rollout, the update). Anchors:
 "beyond the CNN" is an iteration's time minus the CNN bound's time for the same 16,384 steps: what
 the memory model, the heads, the env and the bookkeeping cost. With both scripts present, the last
 lines compare the GRU with the TrXL, in total and beyond the CNN (the paper's GRU update took 5.19 s
-against 7.39 s for TrXL, 1.42x, on a GPU, where the encoder is cheap).
+against 7.39 s for TrXL, 1.42x, on a GPU, where the encoder is cheap). A script given with flags (one argument,
+quoted) runs with them; with the TrXL and the TrXL with ``--reconstruction-coef`` in one run, the last line gives the
+reconstruction loss's cost as the ratio of their iteration times.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
 REFERENCE_SPS, REFERENCE_RSS_GB = 42.0, 7.3
 
 
@@ -58,10 +65,13 @@ def cnn_bound(threads: int, num_envs=32, num_steps=512, epochs=3, chunk=512) -> 
     return num_envs * num_steps / (time.perf_counter() - t0)
 
 
-def run_script(script: str, env_id: str, iterations: int, threads: int) -> dict:
+def run_script(script: str, env_id: str, iterations: int, threads: int, steps: int = 16384) -> dict:
+    """One run of ``script`` (flags may follow its name) for ``iterations`` iterations of ``steps``; ``threads`` 0: the
+    script's own default."""
+    path, *flags = shlex.split(script)
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, os.path.join(ROOT, script), "--env-id", env_id, "--torch-threads", str(threads),
-               "--total-timesteps", str(16384 * iterations), "--checkpoint-interval", "0"]
+        cmd = [sys.executable, os.path.join(ROOT, path), "--env-id", env_id, "--total-timesteps", str(steps * iterations),
+               "--checkpoint-interval", "0", *(["--torch-threads", str(threads)] if threads else []), *flags]
         t0 = time.perf_counter()
         with open(os.path.join(tmp, "stderr"), "w+") as err:
             proc = subprocess.Popen(cmd, cwd=tmp, stdout=subprocess.PIPE, stderr=err, text=True,
@@ -110,15 +120,59 @@ def memory_table(agents: list[str], iterations: int) -> None:
     for agent in agents:
         print(f"running {agent} ...", file=sys.stderr, flush=True)
         rows.append(run_memory(agent, iterations))
-    gru = next(r for r in rows if r["agent"] == "GRU")
+    gru = next((r for r in rows if r["agent"] == "GRU"), rows[0])
     print(f"\nThe memories at the CPU suite's settings (benchmarks/cpu_suite.py's mortar task, MortarMayhem-Grid-v0 "
           f"reduced: 16 envs x 128 steps, 4 minibatches, 3 epochs, memory of 128, 1 thread), {iterations} "
           "iterations each; median seconds per iteration\n")
-    print("| memory | steps/s | rollout | update | update vs GRU | peak RSS |")
+    print(f"| memory | steps/s | rollout | update | update vs {gru['agent']} | peak RSS |")
     print("|---|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['agent']} | {r['sps']:.0f} | {r['rollout']:.2f} s | {r['update']:.2f} s | "
               f"{r['update'] / gru['update']:.2f}x | {r['rss_gb']:.2f} GB |")
+    by_agent = {r["agent"]: r for r in rows}
+    if {"TrXL", "TrXL+rec"} <= by_agent.keys():
+        print(reconstruction_cost(by_agent["TrXL"]["sps"], by_agent["TrXL+rec"]["sps"]))
+
+
+def reconstruction_cost(trxl_sps: float, rec_sps: float) -> str:
+    return (f"\nTrXL+rec vs TrXL: {trxl_sps / rec_sps:.2f}x the iteration time (issue 23's target: at most 1.6x; "
+            "before the faster decoder and loss of 2026-12-05: about 3x)")
+
+
+def thread_rule(env_id: str) -> None:
+    """The scripts' default thread count (``free_cores``: the cores less the machine's load) against one thread and
+    every core: ``ppo_gru.py`` for one iteration of 16 envs x 256 steps (2 minibatches, 3 epochs), first on the quiet
+    machine, then next to one single-threaded busy process per core (started 90 s before the runs, so that the
+    1-minute load average has seen them, as it has for any long-running work)."""
+    from ppo_gru import free_cores
+
+    cores = len(os.sched_getaffinity(0))
+    script = "ppo_gru.py --num-envs 16 --num-steps 256 --num-minibatches 2"
+    rows = []
+    for situation, busy in (("quiet", 0), (f"{cores} busy processes", cores)):
+        workers = [subprocess.Popen([sys.executable, "-c", "import torch\ntorch.set_num_threads(1)\n"
+                                     "a = torch.randn(256, 256)\nwhile True:\n    a @ a"]) for _ in range(busy)]
+        try:
+            if busy:
+                print(f"{busy} busy processes started; waiting 90 s for the load average ...", file=sys.stderr, flush=True)
+                time.sleep(90)
+            default = free_cores()
+            for threads in (1, cores, 0):
+                print(f"{situation}: {threads or 'default'} thread(s) ...", file=sys.stderr, flush=True)
+                r = run_script(script, env_id, 1, threads, steps=4096)
+                rows.append((situation, f"default ({default})" if threads == 0 else str(threads), r["sps"]))
+        finally:
+            for w in workers:
+                w.kill()
+                w.wait()
+    print(f"\n`{script}`, one iteration (4,096 steps) on {env_id}, {cores} cores\n")
+    print("| machine | torch threads | steps/s | vs 1 thread | vs the best of the three |")
+    print("|---|---|---:|---:|---:|")
+    for situation in dict.fromkeys(r[0] for r in rows):
+        mine = [r for r in rows if r[0] == situation]
+        one, best = mine[0][2], max(r[2] for r in mine)
+        for _, threads, sps in mine:
+            print(f"| {situation} | {threads} | {sps:.0f} | {sps / one:.2f}x | {sps / best:.2f}x |")
 
 
 def main() -> None:
@@ -128,8 +182,10 @@ def main() -> None:
     parser.add_argument("--scripts", nargs="*", default=[s for s in ("ppo_trxl.py", "ppo_gru.py")
                                                            if os.path.exists(os.path.join(ROOT, s))])
     parser.add_argument("--threads", type=int, default=0,
-                        help="torch threads for the CNN bound and the scripts (default: the scripts' default, half "
-                             "the cores)")
+                        help="torch threads for the CNN bound and the scripts (default: the scripts' default, the "
+                             "free cores)")
+    parser.add_argument("--thread-rule", action="store_true",
+                        help="instead: the default thread count against 1 thread and every core, quiet and busy")
     parser.add_argument("--memories", nargs="*", metavar="AGENT",
                         help="instead: the memory zoo at the CPU suite's settings (benchmarks/cpu_suite.py's agents; "
                              "none named: the GRU and every ppo_gru.py memory of the suite), one after another")
@@ -138,7 +194,12 @@ def main() -> None:
         memory_table(args.memories or ["GRU", "GRU no memory", "minGRU", "FFM", "LRU", "Mamba", "GDN"],
                      max(args.iterations, 3))
         return
-    threads = args.threads or min(8, max(1, len(os.sched_getaffinity(0)) // 2))
+    if args.thread_rule:
+        thread_rule(args.env_id)
+        return
+    from ppo_gru import free_cores
+
+    threads = args.threads or free_cores()
     print("measuring the Nature CNN bound ...", file=sys.stderr, flush=True)
     bound = cnn_bound(threads)
     rows = []
@@ -162,6 +223,10 @@ def main() -> None:
         trxl, gru = by_script["ppo_trxl.py"], by_script["ppo_gru.py"]
         print(f"\nGRU vs TrXL: {gru['sps'] / trxl['sps']:.2f}x the steps/s, update {trxl['update'] / gru['update']:.2f}x "
               f"faster, {trxl['beyond'] / gru['beyond']:.2f}x less time beyond the CNN (paper: 1.42x faster update)")
+    rec = [r for r in rows if shlex.split(r["script"])[0].endswith("ppo_trxl.py") and "--reconstruction-coef" in r["script"]]
+    plain = [r for r in rows if shlex.split(r["script"])[0].endswith("ppo_trxl.py") and "--reconstruction-coef" not in r["script"]]
+    if rec and plain:
+        print(reconstruction_cost(plain[0]["sps"], rec[0]["sps"]))
 
 
 if __name__ == "__main__":
