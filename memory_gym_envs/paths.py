@@ -165,8 +165,9 @@ def _search(state, walls, origin_x, origin_y, goal_x, goal_y, path_x, path_y):
         path_x[n], path_y[n] = node % CELLS, node // CELLS
         n += 1
         node = parent[node]
-    path_x[:n] = path_x[:n][::-1].copy()
-    path_y[:n] = path_y[:n][::-1].copy()
+    for m in range(n // 2):  # reverse in place (a loop: an array assignment compiles numba's shape-error path)
+        path_x[m], path_x[n - 1 - m] = path_x[n - 1 - m], path_x[m]
+        path_y[m], path_y[n - 1 - m] = path_y[n - 1 - m], path_y[m]
     return n
 
 

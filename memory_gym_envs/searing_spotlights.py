@@ -480,7 +480,7 @@ class SearingSpotlights(Task):
 
 # --- kernels: episode start ----------------------------------------------------------------------
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _uniform(e, u) -> float:
     x = u[e.rand_pos]
     e.rand_pos += 1
@@ -553,7 +553,7 @@ def _spawn_spot(e, spots, u) -> None:
     s[S_X], s[S_Y] = int(s[S_SX]), int(s[S_SY])
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _update_goal(e) -> None:
     """Ground truth target: the first coin left, else the exit (if any), else none."""
     e.goal[0] = e.goal[1] = 0
@@ -592,7 +592,7 @@ def _new_episodes(state, spots, rand, ids, mask, row_free):
         _update_goal(e)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _clamp_agent(e) -> None:
     """Keep the agent's disc on the screen and below the top bar."""
     clamp_position(e, e.radius, SCREEN - e.radius, HUD_HEIGHT + e.radius, SCREEN - e.radius)
@@ -600,14 +600,14 @@ def _clamp_agent(e) -> None:
 
 # --- kernels: step -------------------------------------------------------------------------------
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _spawn_interval(e) -> int:
     if e.decaying:
         return int(e.interval_initial * e.interval_decay ** e.spawned + e.interval_threshold)
     return int(e.interval_initial + e.interval_threshold)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _distance(ax, ay, bx, by) -> float:
     return math.sqrt((ax - bx) ** 2 + (ay - by) ** 2)
 
@@ -635,7 +635,8 @@ def _step(state, spots, rand, actions, active, endless, reward, terminated, trun
         for k in range(e.n_spots):
             if sp[k, S_T] < 1.0:
                 if m != k:
-                    sp[m, :] = sp[k, :]
+                    for c in range(sp.shape[1]):  # (a loop: an array assignment compiles numba's shape-error path)
+                        sp[m, c] = sp[k, c]
                 m += 1
         e.n_spots = m
         e.spawn_timer += 1
@@ -717,7 +718,7 @@ def _step(state, spots, rand, actions, active, endless, reward, terminated, trun
 # the truncated centre and the radius); the helpers below read that table. (Reading the float
 # spotlight table in the per-pixel tests instead made the masked blits ~15x slower.)
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _copy_disc(frame, src, cx, cy, r, span_lo, span_hi) -> None:
     """Copy the pixels of the disc (cx, cy, r) from image ``src`` to ``frame`` (clipped; rows
     0..3 are left to the top bar)."""
@@ -730,7 +731,7 @@ def _copy_disc(frame, src, cx, cy, r, span_lo, span_hi) -> None:
             frame[y, x, 2] = src[y, x, 2]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _mark_disc(mask, cx, cy, r, span_lo, span_hi) -> None:
     m = (span_lo.shape[1] - 1) // 2
     for dy in range(max(-r, -cy), min(r, SCREEN - 1 - cy) + 1):
@@ -738,7 +739,7 @@ def _mark_disc(mask, cx, cy, r, span_lo, span_hi) -> None:
             mask[cy + dy, x] = True
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _in_any_disc(x, y, discs, first, count, span_lo, span_hi) -> bool:
     """Whether pixel (x, y) lies in one of the discs ``first .. count - 1`` of table ``discs``."""
     m = (span_lo.shape[1] - 1) // 2
@@ -752,7 +753,7 @@ def _in_any_disc(x, y, discs, first, count, span_lo, span_hi) -> bool:
     return False
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _blit_item(frame, dy, dx, rgb, variant, x, y, extent, discs, n, near, span_lo, span_hi) -> None:
     """Draw a sprite anchored at (x, y), within ``extent`` px of it. ``n`` < 0: everywhere; else
     only where one of the ``n`` discs lets it through the darkness (``near``: scratch for the discs
@@ -776,7 +777,7 @@ def _blit_item(frame, dy, dx, rgb, variant, x, y, extent, discs, n, near, span_l
             frame[py, px, 2] = rgb[variant, p, 2]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _draw_items(frame, e, above, debug, dy, dx, rgb, discs, n, near, span_lo, span_hi) -> None:
     """Coins, exit and agent, in this order. ``above``: those drawn above the darkness (their
     visible flag, the endless env's new coin, every item in the debug view); else the others,
@@ -794,7 +795,7 @@ def _draw_items(frame, e, above, debug, dy, dx, rgb, discs, n, near, span_lo, sp
                    discs, n, near, span_lo, span_hi)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _draw_hud(frame, e, action_colours) -> None:
     """The top bar: health, previous action, previous positive reward. Row 0 is
     drawn, then copied to rows 1..3."""

@@ -12,8 +12,9 @@ sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 sys.path.insert(0, os.path.join(ROOT, "docs"))
 
 
-@pytest.mark.parametrize("script", ["benchmarks/env_speed.py", "benchmarks/train_speed.py", "benchmarks/learning.py",
-                                    "benchmarks/cpu_suite.py", "benchmarks/bad_input.py", "docs/make_env_docs.py"])
+@pytest.mark.parametrize("script", ["benchmarks/env_speed.py", "benchmarks/train_speed.py", "benchmarks/first_step.py",
+                                    "benchmarks/learning.py", "benchmarks/cpu_suite.py", "benchmarks/bad_input.py",
+                                    "docs/make_env_docs.py"])
 def test_help(script):
     r = subprocess.run([sys.executable, os.path.join(ROOT, script), "--help"], capture_output=True, text=True,
                        timeout=120)
