@@ -144,12 +144,11 @@ class MortarMayhem(Task):
 
     # --- reset (Python: per-episode sampling from each env's generator) ---------------------------
 
-    def reset(self, env_ids: np.ndarray, params: dict[str, Any], rngs: list[np.random.Generator]) -> None:
-        p, s = params, self.state
+    def start_record(self, p: dict[str, Any]) -> np.ndarray:
+        e = np.zeros((), STATE)
         arena = 6 if self.endless else p["arena_size"]
         offset = 0 if self.endless else (SCREEN - TILE * arena) // 2
         speed = 0.0 if self.grid else p["agent_speed"]
-        # what is the same for every env of this reset, and the fresh state
         for key, value in {
             "arena": arena, "offset": offset, "radius": int(25 * p["agent_scale"]),
             "bg": self.backgrounds.index((arena, self.endless), lambda: _backgrounds(arena, offset)),
@@ -159,10 +158,13 @@ class MortarMayhem(Task):
             "visual_feedback": p["visual_feedback"],
             "r_fail": p["reward_command_failure"], "r_success": p["reward_command_success"],
             "r_episode": p["reward_new_command_success"] if self.endless else p["reward_episode_success"],
-            "facing": 0, "cur": 0, "cmd_steps": 0, "verify_step": 0, "tiles_on": False, "show_first": 0,
-            "t": 0, "ep_return": 0.0, "success": 0, "completed": 0,
-        }.items():
-            s[key][env_ids] = value
+        }.items():  # the rest of the fresh state is 0
+            e[key] = value
+        return e
+
+    def reset(self, env_ids: np.ndarray, params: dict[str, Any], rngs: list[np.random.Generator]) -> None:
+        p, s = params, self.state
+        self.reset_records(env_ids, p)
         # Per env one vector of uniforms; the episode is a function of it (kernel below).
         counts = np.array([p["initial_command_count"] if self.endless else pick(rng, p["command_count"])
                            for rng in rngs], np.int64)

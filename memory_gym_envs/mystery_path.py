@@ -151,8 +151,8 @@ class MysteryPath(Task):
         self.cross = cross_sprite()
         self._actions = np.zeros((num_envs, 2), np.int64)
 
-    def reset(self, env_ids: np.ndarray, params: dict[str, Any], rngs: list[np.random.Generator]) -> None:
-        p, s = params, self.state
+    def start_record(self, p: dict[str, Any]) -> np.ndarray:
+        e = np.zeros((), STATE)
         speed = 0.0 if self.grid else p["agent_speed"]
         for key, value in {
             "sprite": self.agents.base(p["agent_scale"]), "radius": int(25 * p["agent_scale"]),
@@ -160,8 +160,13 @@ class MysteryPath(Task):
             "max_steps": p["max_steps"], "show_origin": p["show_origin"], "show_goal": p["show_goal"],
             "visual_feedback": p["visual_feedback"], "r_goal": p["reward_goal"],
             "r_fall_off": p["reward_fall_off"], "r_progress": p["reward_path_progress"], "r_step": p["reward_step"],
-        }.items():
-            s[key][env_ids] = value
+        }.items():  # the rest is set by _new_episodes
+            e[key] = value
+        return e
+
+    def reset(self, env_ids: np.ndarray, params: dict[str, Any], rngs: list[np.random.Generator]) -> None:
+        p, s = params, self.state
+        self.reset_records(env_ids, p)
         cardinals, keys = np.zeros(len(env_ids), np.int64), np.zeros(len(env_ids), np.uint64)
         for j, rng in enumerate(rngs):
             cardinals[j] = pick(rng, p["cardinal_origin_choice"])
@@ -463,8 +468,8 @@ class EndlessMysteryPath(Task):
         self.cross = cross_sprite()
         self.background = background_strip()
 
-    def reset(self, env_ids: np.ndarray, params: dict[str, Any], rngs: list[np.random.Generator]) -> None:
-        p, s = params, self.state
+    def start_record(self, p: dict[str, Any]) -> np.ndarray:
+        e = np.zeros((), ENDLESS_STATE)
         for key, value in {
             "sprite": self.agents.base(p["agent_scale"]), "radius": int(25 * p["agent_scale"]),
             "speed_straight": int(p["agent_speed"]), "speed_diagonal": 0, "max_steps": p["max_steps"],
@@ -474,8 +479,13 @@ class EndlessMysteryPath(Task):
             "show_background": p["show_background"], "show_stamina": p["show_stamina"],
             "visual_feedback": p["visual_feedback"], "r_fall_off": p["reward_fall_off"],
             "r_progress": p["reward_path_progress"], "r_step": p["reward_step"],
-        }.items():
-            s[key][env_ids] = value
+        }.items():  # the rest is set by _new_endless_episodes
+            e[key] = value
+        return e
+
+    def reset(self, env_ids: np.ndarray, params: dict[str, Any], rngs: list[np.random.Generator]) -> None:
+        p, s = params, self.state
+        self.reset_records(env_ids, p)
         keys = np.array([_episode_key(rng) for rng in rngs], np.uint64)
         r = self.ring
         _new_endless_episodes(s, np.asarray(env_ids, np.int64), keys, r.segment, r.length, r.index, r.xy,

@@ -57,9 +57,6 @@ SPOT_DRAWS = 5  # uniforms per spotlight: radius, speed, 3 angles
 ITEM_DRAWS = 3  # uniforms per sampled position: pixel, jitter x, jitter y
 STEP_DRAWS = SPOT_DRAWS + ITEM_DRAWS  # the most one endless step consumes (a spotlight and a new coin)
 REFILL = 256  # uniforms per refill of an endless env's buffer
-# Templates kept per task, the least recently used dropped first: a run that changes a float
-# option every episode rebuilds one per reset (~10 us) instead of keeping every one it ever made.
-TEMPLATES = 32
 
 # Columns of the spotlight table (float64; a row per spotlight, in spawn order).
 S_R, S_SPEED, S_T, S_SX, S_SY, S_TX, S_TY, S_OX, S_OY, S_X, S_Y = range(11)
@@ -304,11 +301,8 @@ class SearingSpotlights(Task):
         self.rim_of = np.full(SPOT_RADIUS_MAX + 1, -1, np.int64)  # radius -> rim variant
         self.backgrounds = ImageBank()
         self.span_lo, self.span_hi = disc_spans()
-        self._templates: dict[tuple, np.ndarray] = {}
         self._mask = np.zeros((SCREEN, SCREEN), np.bool_)  # the spawn sampler's and the dimming's scratch
         self._row_free = np.zeros(SCREEN, np.int64)  # the spawn sampler's unblocked pixels per row
-        self._rows = self.state.view(np.uint8).reshape(num_envs, STATE.itemsize)  # records as bytes
-        self._last: tuple[dict | None, np.ndarray | None] = (None, None)
 
     @classmethod
     def check_params(cls, params: dict[str, Any]) -> None:
@@ -321,12 +315,11 @@ class SearingSpotlights(Task):
 
     def reset(self, env_ids: np.ndarray, params: dict[str, Any], rngs: list[np.random.Generator]) -> None:
         p = params
-        template = self._template(p)
         counts = np.array([self._coin_count(p, rng) for rng in rngs], np.int64)
         needs = [self._draws(p, c) for c in counts]
         self._ensure_capacity(self._spot_capacity(p), max(needs))
         s = self.state
-        self._rows[env_ids] = template.reshape(1).view(np.uint8)  # (NumPy's record-wise copy is ~10x slower)
+        self.reset_records(env_ids, p)
         s["num_coins"][env_ids] = counts
         for i, rng, need in zip(env_ids, rngs, needs):
             self.rngs[i] = rng
@@ -365,21 +358,7 @@ class SearingSpotlights(Task):
             grown[:, :self.rand.shape[1]] = self.rand
             self.rand = grown
 
-    def _template(self, p: dict[str, Any]) -> np.ndarray:
-        """The record every env of a reset with parameters ``p`` starts from (cached per ``p``)."""
-        if self._last[0] is p:  # the vector env resets with one dict (hashing it costs ~10 us)
-            return self._last[1]
-        key = tuple(sorted(p.items()))
-        template = self._templates.pop(key, None)  # (re-inserted below: the dict's order is the use order)
-        if template is None:
-            template = self._make_template(p)
-            if len(self._templates) >= TEMPLATES:
-                del self._templates[next(iter(self._templates))]
-        self._templates[key] = template
-        self._last = (p, template)
-        return template
-
-    def _make_template(self, p: dict[str, Any]) -> np.ndarray:
+    def start_record(self, p: dict[str, Any]) -> np.ndarray:
         e = np.zeros((), STATE)
         endless = self.endless
         scale = p["agent_scale"]

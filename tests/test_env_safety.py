@@ -164,20 +164,22 @@ def test_agent_sprites_are_cached_by_shape_not_by_float_scale():
         same_steps(env, fresh, 10)
 
 
-@pytest.mark.parametrize("env_id", ["SearingSpotlights-v0", "Endless-SearingSpotlights-v0"])
-def test_searing_spotlights_templates_are_bounded(env_id):
-    from memory_gym_envs.searing_spotlights import TEMPLATES
+@pytest.mark.parametrize("env_id, option", [
+    ("SearingSpotlights-v0", "spot_damage"), ("Endless-SearingSpotlights-v0", "spot_damage"),
+    ("MortarMayhem-v0", "reward_command_success"), ("Endless-MortarMayhem-v0", "reward_command_success"),
+    ("MysteryPath-Grid-v0", "reward_goal"), ("Endless-MysteryPath-v0", "reward_path_progress")])
+def test_start_records_are_bounded_and_the_same_as_a_fresh_envs(env_id, option):
+    from memory_gym_envs.core import START_RECORDS
 
     env = gym.make(env_id)
     task = env.unwrapped.task
-    for damage in np.random.default_rng(0).uniform(0.0, 10.0, 200):
-        env.reset(options={"spot_damage": float(damage)})
-    assert len(task._templates) <= TEMPLATES
-    for damage in (0.5, 7.25):  # a cached template is the one a fresh env makes
-        env.reset(options={"spot_damage": damage})
+    for value in np.random.default_rng(0).uniform(0.0, 1.0, 200):
+        env.reset(options={option: float(value)})
+    assert len(task._start_records) <= START_RECORDS
+    for value in (0.5, 0.25):  # a cached record is the one a fresh env makes
+        env.reset(options={option: value})
         fresh = gym.make(env_id)
-        assert_same(env.reset(seed=4, options={"spot_damage": damage}),
-                    fresh.reset(seed=4, options={"spot_damage": damage}))
+        assert_same(env.reset(seed=4, options={option: value}), fresh.reset(seed=4, options={option: value}))
         assert env.unwrapped.task.state.tobytes() == fresh.unwrapped.task.state.tobytes()
         same_steps(env, fresh, 10)
 
