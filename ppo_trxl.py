@@ -89,7 +89,7 @@ class Args:
     """if toggled, cuda will be used when available"""
     torch_threads: int = 0
     """CPU threads for torch; 0: $OMP_NUM_THREADS if set, else the free cores (the cores less the machine's load), at
-    most 8 (more threads than free cores make training many times slower on a busy machine)"""
+    most 8 (more threads than free cores run slower than one thread on a busy machine)"""
     track: bool = False
     """if toggled, this experiment will be tracked with Weights and Biases"""
     wandb_project_name: str = "memory-gym"
@@ -1178,7 +1178,7 @@ def free_cores(limit: int = 8) -> int:
     """The default number of torch threads: the cores this process may use minus the machine's load (its 1-minute
     average of running processes, rounded), at least 1 and at most ``limit``. On a quiet machine that is every core,
     the fastest setting; next to other work, only the cores that work leaves free, because one thread more than the
-    free cores makes torch's threads wait for each other, many times slower than one thread (docs/benchmarks.md)."""
+    free cores makes torch's threads wait for each other, slower than one thread (docs/benchmarks.md, Threads)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     busy = round(os.getloadavg()[0]) if hasattr(os, "getloadavg") else cores // 2
     return max(1, min(limit, cores - busy))
