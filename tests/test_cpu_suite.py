@@ -18,10 +18,24 @@ def suite(tmp_path, *extra):
 
 
 @pytest.mark.slow
-def test_the_suite_runs_evaluates_reports_and_resumes(tmp_path):
-    r = suite(tmp_path)
-    assert r.returncode == 0, r.stderr[-2000:]
+def test_printed_commands_run_one_run_each_then_the_suite_reports_and_resumes(tmp_path):
+    """--print-commands: a line per unfinished run; each line trains and evaluates its run alone and writes no
+    report (as a scheduler's jobs would); --report collects the records; the suite itself then finds them done, and
+    a trained run without a record is evaluated, not trained again. (The local pool trains in the SIGTERM test.)"""
+    listed = suite(tmp_path, "--print-commands")
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    lines = listed.stdout.splitlines()
+    assert len(lines) == 2 and all("--parallel 1 --no-report" in line and "--steps 3000" in line for line in lines)
+    assert "--agents GRU --seeds 1" in lines[0] and "--agents 'GRU no memory' --seeds 1" in lines[1]
+    for line in lines:
+        r = subprocess.run(line, shell=True, capture_output=True, text=True, timeout=600,
+                           env=dict(os.environ, OMP_NUM_THREADS="1"))
+        assert r.returncode == 0, r.stderr[-2000:]
     out = tmp_path / "out"
+    assert not (out / "summary.json").exists()  # --no-report
+    assert suite(tmp_path, "--print-commands").stdout == ""  # nothing left to run
+    r = suite(tmp_path, "--report")
+    assert r.returncode == 0, r.stderr[-2000:]
     records = json.loads((out / "summary.json").read_text())
     assert sorted((x["task"], x["agent"], x["seed"]) for x in records) == [("mortar", "GRU", 1),
                                                                            ("mortar", "GRU no memory", 1)]
@@ -111,7 +125,7 @@ def test_sigterm_stops_the_runs_in_progress_at_a_checkpoint_and_the_next_call_re
     import torch
 
     args = [sys.executable, os.path.join(ROOT, "benchmarks", "cpu_suite.py"), "--tasks", "mortar", "--agents", "GRU",
-            "--seeds", "1", "--steps", "40960", "--work", str(tmp_path / "work"), "--out", str(tmp_path / "out")]
+            "--seeds", "1", "--steps", "10240", "--work", str(tmp_path / "work"), "--out", str(tmp_path / "out")]
     suite_proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                   env=dict(os.environ, OMP_NUM_THREADS="1"))
     log = tmp_path / "work" / "mortar" / "GRU" / "1" / "train.log"
@@ -123,7 +137,7 @@ def test_sigterm_stops_the_runs_in_progress_at_a_checkpoint_and_the_next_call_re
     assert suite_proc.returncode == 1 and "stopped; the runs in progress kept their last completed iteration" in err
     checkpoint, = (tmp_path / "work" / "mortar" / "GRU" / "1" / "runs").glob("*/checkpoint.pt")
     step = torch.load(checkpoint, weights_only=True)["global_step"]
-    assert 2 * 2048 <= step < 40960 and "stopped; " in log.read_text()  # the training process wrote it and ended
+    assert 2 * 2048 <= step < 10240 and "stopped; " in log.read_text()  # the training process wrote it and ended
     assert not (tmp_path / "out" / "records" / "mortar" / "GRU" / "1" / "record.json").exists()
     again = subprocess.run(args, capture_output=True, text=True, timeout=600, env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert again.returncode == 0 and "resuming mortar / GRU / seed 1" in again.stdout, again.stderr[-2000:]
@@ -145,26 +159,6 @@ def test_the_report_writes_the_headline_between_the_markers_of_the_pages(tmp_pat
     for page in (os.path.join(ROOT, "README.md"), os.path.join(ROOT, "docs", "results.md")):
         text = open(page).read()  # the project's pages carry the markers the report writes between
         assert text.count(cpu_suite.BEGIN) == 1 and text.count(cpu_suite.END) == 1
-
-
-@pytest.mark.slow
-def test_printed_commands_run_one_run_each_and_report_collects_them(tmp_path):
-    """--print-commands: a line per unfinished run; each line trains and evaluates its run alone and writes no
-    report; --report then collects the records (as a scheduler's jobs and a final step would)."""
-    listed = suite(tmp_path, "--print-commands")
-    assert listed.returncode == 0, listed.stderr[-2000:]
-    lines = listed.stdout.splitlines()
-    assert len(lines) == 2 and all("--parallel 1 --no-report" in line and "--steps 3000" in line for line in lines)
-    assert "--agents GRU --seeds 1" in lines[0] and "--agents 'GRU no memory' --seeds 1" in lines[1]
-    for line in lines:
-        r = subprocess.run(line, shell=True, capture_output=True, text=True, timeout=600,
-                           env=dict(os.environ, OMP_NUM_THREADS="1"))
-        assert r.returncode == 0, r.stderr[-2000:]
-    out = tmp_path / "out"
-    assert not (out / "summary.json").exists()  # --no-report
-    assert suite(tmp_path, "--print-commands").stdout == ""  # nothing left to run
-    r = suite(tmp_path, "--report")
-    assert r.returncode == 0 and len(json.loads((out / "summary.json").read_text())) == 2
 
 
 def test_every_memory_of_ppo_gru_is_a_suite_agent():
