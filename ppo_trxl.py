@@ -1180,7 +1180,10 @@ def free_cores(limit: int = 8) -> int:
     the fastest setting; next to other work, only the cores that work leaves free, because one thread more than the
     free cores makes torch's threads wait for each other, slower than one thread (docs/benchmarks.md, Threads)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    busy = round(os.getloadavg()[0]) if hasattr(os, "getloadavg") else cores // 2
+    try:
+        busy = round(os.getloadavg()[0])
+    except (AttributeError, OSError):  # no load average on this platform: assume half the cores are busy
+        busy = cores // 2
     return max(1, min(limit, cores - busy))
 
 class GuardedStdout:
