@@ -141,6 +141,7 @@ class MortarMayhem(Task):
         self.symbols = command_symbols(COMMANDS)
         self._actions = np.zeros((num_envs, 2), np.int64)
         self._new_command = np.zeros(num_envs, bool)
+        self._timings: tuple = (None,)  # (params, the kernel's arrays of their timing options)
 
     # --- reset (Python: per-episode sampling from each env's generator) ---------------------------
 
@@ -163,7 +164,7 @@ class MortarMayhem(Task):
         return e
 
     def reset(self, env_ids: np.ndarray, params: dict[str, Any], rngs: list[np.random.Generator]) -> None:
-        p, s = params, self.state
+        p = params
         self.reset_records(env_ids, p)
         # Per env one vector of uniforms; the episode is a function of it (kernel below).
         counts = np.array([p["initial_command_count"] if self.endless else pick(rng, p["command_count"])
@@ -173,17 +174,14 @@ class MortarMayhem(Task):
         for j, (i, rng) in enumerate(zip(env_ids, rngs)):
             self.rngs[i] = rng
             uniforms[j, :N_EPISODE_DRAWS + counts[j]] = rng.random(N_EPISODE_DRAWS + counts[j])
-        no_display = np.zeros(1, np.int64)
-        _new_episodes(self.state, self.commands, np.asarray(env_ids, np.int64), counts, uniforms,
-                      no_display if self.act_only else np.array(p["command_show_duration"], np.int64),
-                      no_display if self.act_only else np.array(p["command_show_delay"], np.int64),
-                      np.array(p["explosion_duration"], np.int64), np.array(p["explosion_delay"], np.int64),
-                      (self.act_only or self.endless) and not self.grid, self.endless)
-        if self.act_only:
-            for i in env_ids:
-                self.vector[i] = 0.0
-                count = s["num_commands"][i]
-                self.vector[i, np.arange(count) * 9 + B_SLOT[self.commands[i, :count]]] = 1.0
+        if self._timings[0] is not p:  # the vector env resets with one dict
+            no_display = np.zeros(1, np.int64)
+            self._timings = (p, no_display if self.act_only else np.array(p["command_show_duration"], np.int64),
+                             no_display if self.act_only else np.array(p["command_show_delay"], np.int64),
+                             np.array(p["explosion_duration"], np.int64), np.array(p["explosion_delay"], np.int64))
+        _new_episodes(self.state, self.commands, np.asarray(env_ids, np.int64), counts, uniforms, *self._timings[1:],
+                      (self.act_only or self.endless) and not self.grid, self.endless,
+                      self.vector if self.act_only else np.zeros((0, 0), np.float32))
 
     def _ensure_capacity(self, count: int) -> None:
         if count > self.commands.shape[1]:
@@ -238,8 +236,7 @@ class MortarMayhem(Task):
         return 3 if self.state["shown_frame"][i] >= 0 else self.render_fps  # the original's pace
 
     def step_info(self):
-        s = self.state
-        return {"ground_truth": s["target"] / np.maximum(s["arena"] - 1, 1)[:, None]}
+        return {"ground_truth": self.state["gt"]}  # (a view: the adapters copy it)
 
     def final_info(self):
         s = self.state
@@ -278,6 +275,7 @@ STATE = np.dtype([
     ("num_commands", np.int64),
     ("cur", np.int64),              # index of the command being executed
     ("target", np.int64, (2,)),     # tile (x, y) the agent must reach
+    ("gt", np.float64, (2,)),       # target / max(arena - 1, 1): the ground truth info
     ("cmd_steps", np.int64),        # act steps since the last evaluation
     ("verify_step", np.int64),      # frames the death tiles have been on
     ("tiles_on", np.bool_),         # death tiles on (from an evaluation for E frames)
@@ -291,11 +289,18 @@ N_EPISODE_DRAWS = 7  # uniforms per episode before the commands: tile, jitter x/
 
 
 @njit(cache=True)
+def _set_ground_truth(e):
+    scale = max(e.arena - 1, 1)
+    e.gt[0], e.gt[1] = e.target[0] / scale, e.target[1] / scale
+
+
+@njit(cache=True)
 def _new_episodes(state, commands, ids, counts, u, show_durations, show_delays, explosion_durations,
-                  explosion_delays, jitter, endless):
+                  explosion_delays, jitter, endless, vector):
     """Start episodes for envs ``ids`` from their uniforms ``u``: the spawn tile (+ jitter of
     -2..1 px per axis), the timings (uniform over the given options), then each command uniform
-    among the allowed ones whose target stays inside the arena (any, on the torus)."""
+    among the allowed ones whose target stays inside the arena (any, on the torus). Where
+    ``vector`` has rows (Mortar Mayhem B), an env's row becomes its commands one-hot, 9 per command."""
     for j in range(ids.shape[0]):
         e = state[ids[j]]
         n = e.arena
@@ -321,11 +326,16 @@ def _new_episodes(state, commands, ids, counts, u, show_durations, show_delays, 
             c = inside[int(u[j, N_EPISODE_DRAWS + c_index] * m)]
             commands[ids[j], c_index] = c
             cx, cy = cx + DELTA_X[c], cy + DELTA_Y[c]
+        if vector.shape[0]:
+            vector[ids[j]] = 0.0
+            for c_index in range(counts[j]):
+                vector[ids[j], 9 * c_index + B_SLOT[commands[ids[j], c_index]]] = 1.0
         first = commands[ids[j], 0]
         e.target[0], e.target[1] = x + DELTA_X[first], y + DELTA_Y[first]
         if endless:
             e.target[0] %= 6
             e.target[1] %= 6
+        _set_ground_truth(e)
         e.show_len = (e.show_duration + e.show_delay) * e.num_commands
         e.show_pos = 1 if e.show_len > 0 else 0  # the reset observation shows display frame 0 ...
         e.shown_frame = 0 if e.show_len > 0 else -1  # ... if there is a display phase
@@ -397,6 +407,7 @@ def _step(state, commands, actions, active, grid, endless, reward, terminated, t
                         if endless:
                             e.target[0] %= 6
                             e.target[1] %= 6
+                        _set_ground_truth(e)
                 else:
                     if not on_target:  # left the safe tile while the others are deadly
                         r = e.r_fail

@@ -263,6 +263,23 @@ def test_ground_truth_is_the_target_tile():
     assert env.unwrapped.has_ground_truth_info
 
 
+@pytest.mark.parametrize("env_id", ["MortarMayhem-Grid-v0", "MortarMayhemB-v0", "Endless-MortarMayhem-v0"])
+def test_ground_truth_follows_the_target_through_steps_and_autoresets(env_id):
+    """The kernels keep the ground truth (target / (arena - 1)) with the target: after every step the info of
+    every env holds its current target tile, also across commands and autoresets."""
+    envs = gym.make_vec(env_id, num_envs=8)
+    envs.action_space.seed(0)
+    _, info = envs.reset(seed=0)
+    state, changed = envs.unwrapped.task.state, 0
+    for _ in range(400):
+        previous = state["target"].copy()
+        _, _, _, _, info = envs.step(envs.action_space.sample())
+        expected = state["target"] / np.maximum(state["arena"] - 1, 1)[:, None]
+        assert np.array_equal(info["ground_truth"], expected) and info["_ground_truth"].all()
+        changed += int((state["target"] != previous).any())
+    assert changed > 10  # the targets did move (new commands, new episodes)
+
+
 # --- pixels --------------------------------------------------------------------------------------
 
 # The original's agent sprite as memory-gym 1.0.2 renders it at 84x84 (agent_scale 0.25), by facing
