@@ -42,14 +42,15 @@ sys.path.insert(0, ROOT)
 REFERENCE_SPS, REFERENCE_RSS_GB = 42.0, 7.3
 
 
-def cnn_bound(threads: int, num_envs=32, num_steps=512, epochs=3, chunk=512) -> float:
-    """Steps/s of the Nature CNN alone: rollout forwards (no grad) + epochs x forward/backward."""
+def cnn_bound(threads: int, num_envs=32, num_steps=512, epochs=3, chunk=512, features=384) -> float:
+    """Steps/s of the Nature CNN (to ``features``) alone: rollout forwards (no grad) + epochs x forward/backward in
+    minibatches of ``chunk`` samples."""
     import torch
     import torch.nn as nn
 
     torch.set_num_threads(threads)
     cnn = nn.Sequential(nn.Conv2d(3, 32, 8, stride=4), nn.ReLU(), nn.Conv2d(32, 64, 4, stride=2), nn.ReLU(),
-                        nn.Conv2d(64, 64, 3, stride=1), nn.ReLU(), nn.Flatten(), nn.Linear(3136, 384), nn.ReLU())
+                        nn.Conv2d(64, 64, 3, stride=1), nn.ReLU(), nn.Flatten(), nn.Linear(3136, features), nn.ReLU())
     opt = torch.optim.AdamW(cnn.parameters())
     obs = torch.randint(0, 255, (num_steps, num_envs, 84, 84, 3), dtype=torch.uint8)
     t0 = time.perf_counter()
@@ -116,6 +117,8 @@ def run_memory(agent: str, iterations: int) -> dict:
 
 def memory_table(agents: list[str], iterations: int) -> None:
     """The memory zoo at the CPU suite's settings, every memory in this one run: the update's cost against the GRU's."""
+    print("measuring the Nature CNN bound at the suite's settings ...", file=sys.stderr, flush=True)
+    bound = cnn_bound(1, num_envs=16, num_steps=128, chunk=512, features=128)  # 4 minibatches of 512, features 128
     rows = []
     for agent in agents:
         print(f"running {agent} ...", file=sys.stderr, flush=True)
@@ -123,11 +126,12 @@ def memory_table(agents: list[str], iterations: int) -> None:
     gru = next((r for r in rows if r["agent"] == "GRU"), rows[0])
     print(f"\nThe memories at the CPU suite's settings (benchmarks/cpu_suite.py's mortar task, MortarMayhem-Grid-v0 "
           f"reduced: 16 envs x 128 steps, 4 minibatches, 3 epochs, memory of 128, 1 thread), {iterations} "
-          "iterations each; median seconds per iteration\n")
-    print(f"| memory | steps/s | rollout | update | update vs {gru['agent']} | peak RSS |")
-    print("|---|---:|---:|---:|---:|---:|")
+          f"iterations each; median seconds per iteration; Nature CNN bound (to 128 features) in this run: "
+          f"{bound:.0f} steps/s, against a median iteration (2,048 steps in rollout + update)\n")
+    print(f"| memory | steps/s | of the CNN bound | rollout | update | update vs {gru['agent']} | peak RSS |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['agent']} | {r['sps']:.0f} | {r['rollout']:.2f} s | {r['update']:.2f} s | "
+        print(f"| {r['agent']} | {r['sps']:.0f} | {2048 / (r['rollout'] + r['update']) / bound:.0%} | {r['rollout']:.2f} s | {r['update']:.2f} s | "
               f"{r['update'] / gru['update']:.2f}x | {r['rss_gb']:.2f} GB |")
     by_agent = {r["agent"]: r for r in rows}
     if {"TrXL", "TrXL+rec"} <= by_agent.keys():
@@ -214,7 +218,7 @@ def main() -> None:
         rows.append(run_script(script, args.env_id, args.iterations, threads))
     print(f"\n{args.env_id}, default config (32 envs x 512 steps, 8 minibatches, 3 epochs), "
           f"{args.iterations} iteration(s), {threads} torch thread(s); Nature CNN bound measured in this run: "
-          f"{bound:.0f} steps/s\n")
+          f"{bound:.0f} steps/s, against a median iteration (2,048 steps in rollout + update)\n")
     print("| script | steps/s | vs reference TrXL (42) | of the CNN bound | peak RSS | vs reference (7.3 GB) "
           "| env | rest of rollout | update | beyond the CNN |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
