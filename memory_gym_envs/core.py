@@ -301,6 +301,11 @@ def check_actions(space: gym.Space, actions: Any, num_envs: int | None, env_id: 
             values = actions.tolist()
             if all(0 <= v < n for v, n in zip(values, space.nvec.tolist())):
                 return np.array([values], np.int64)
+    elif type(actions) is np.ndarray and actions.dtype == np.int64 and actions.size:  # a batch: the same idea
+        discrete = isinstance(space, gym.spaces.Discrete)
+        if actions.shape == (num_envs,) + (() if discrete else space.nvec.shape):
+            if actions.min() >= 0 and (actions.max() < space.n if discrete else (actions < space.nvec).all()):
+                return actions.copy()  # (the caller's array may change after the step)
     a = np.asarray(actions)
     if isinstance(space, gym.spaces.Discrete):
         shape, high = (), np.int64(space.n)
@@ -645,10 +650,14 @@ def _vector_info(arrays: dict[str, np.ndarray], ids: np.ndarray, n: int) -> dict
     if len(ids) == 0 or not arrays:
         return {}
     info = {}
-    mask = np.zeros(n, bool)
-    mask[ids] = True
+    every = len(ids) == n  # (every env on every step: step_info)
+    if every:
+        mask = np.ones(n, bool)
+    else:
+        mask = np.zeros(n, bool)
+        mask[ids] = True
     for key, values in arrays.items():
-        if len(ids) == n:
+        if every:
             info[key] = values.copy()
         else:
             info[key] = np.zeros_like(values)

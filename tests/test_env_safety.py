@@ -203,3 +203,17 @@ def test_the_fast_path_of_action_checks_agrees_with_the_general_one():
         for bad in (high, -1 * np.ones_like(high), np.int64(-1) if np.ndim(high) == 0 else high - high - 1):
             with pytest.raises(ValueError, match="invalid action"):
                 check_actions(space, int(bad) if np.ndim(bad) == 0 else np.asarray(bad, np.int64), None, "e")
+        # a batch of 5 envs: int64 arrays on the short path, lists and int32 on the general one
+        batch = np.array([space.sample() for _ in range(5)], np.int64)
+        fast = check_actions(space, batch, 5, "e")
+        assert fast.dtype == np.int64 and np.array_equal(fast, batch) and fast is not batch
+        assert np.array_equal(fast, check_actions(space, batch.astype(np.int32).tolist(), 5, "e"))
+        for k, bad in enumerate((high, -1 * np.ones_like(high))):
+            wrong = batch.copy()
+            wrong[k + 2] = bad
+            for form in (wrong, wrong.astype(np.int32)):
+                with pytest.raises(ValueError, match="invalid actions"):
+                    check_actions(space, form, 5, "e")
+        for shape in ((4,) + batch.shape[1:], (5, 1) + batch.shape[1:]):  # wrong batch shapes
+            with pytest.raises(ValueError, match="invalid actions"):
+                check_actions(space, np.zeros(shape, np.int64), 5, "e")
