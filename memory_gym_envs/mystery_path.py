@@ -247,7 +247,7 @@ def _new_episodes(state, ids, keys, cardinals, walls, path_index, path_xy, visit
     for j in range(ids.shape[0]):
         i = ids[j]
         e = state[i]
-        n = edge_path(stream(keys[j], 0), cardinals[j], walls[i], px, py)
+        n = edge_path(stream(keys[j], np.int64(0)), cardinals[j], walls[i], px, py)
         path_index[i, :, :] = -1
         for m in range(n):
             path_xy[i, m, 0], path_xy[i, m, 1] = px[m], py[m]
@@ -573,7 +573,7 @@ ENDLESS_STATE = np.dtype([
 @njit(cache=True)
 def _segment_row(key, k):
     """The row segment k ends on (k = -1: the origin's row): the first draw of its stream."""
-    return randint(stream(key, k), CELLS)
+    return randint(stream(key, k), np.int64(CELLS))
 
 
 @njit(cache=True)
@@ -583,7 +583,7 @@ def _load_segment(e, i, k, segment, length, index, xy, rewarded, refilled):
     if segment[i, slot] == k:
         return
     state = stream(e.key, k)
-    end_row = randint(state, CELLS)  # = _segment_row(e.key, k)
+    end_row = randint(state, np.int64(CELLS))  # = _segment_row(e.key, k)
     start_row = e.y0 if k == 0 else _segment_row(e.key, k - 1)
     walls = np.empty((CELLS, CELLS), np.bool_)
     px, py = np.empty(CAPACITY, np.int64), np.empty(CAPACITY, np.int64)
@@ -628,10 +628,11 @@ def _new_endless_episodes(state, ids, keys, segment, length, index, xy, rewarded
         i = ids[j]
         e = state[i]
         e.key = keys[j]
-        e.y0 = _segment_row(e.key, -1)
+        e.y0 = _segment_row(e.key, np.int64(-1))
         e.built = -1
         segment[i, :] = -1
-        _load_window(e, i, 0, segment, length, index, xy, rewarded, refilled)
+        # np.int64(0), not 0: a literal argument compiles _load_window a second time (docs/design.md)
+        _load_window(e, i, np.int64(0), segment, length, index, xy, rewarded, refilled)
         e.pos[0], e.pos[1] = TILE // 2, TILE * e.y0 + TILE // 2
         e.facing = 6  # right
         e.off_path = False

@@ -146,7 +146,7 @@ def _search(state, walls, origin_x, origin_y, goal_x, goal_y, path_x, path_y):
             node = y * CELLS + x
             if status[node] == 2:
                 continue
-            cost = g[current] + 1 + randint(state, 8)
+            cost = g[current] + 1 + randint(state, np.int64(8))
             if status[node] == 1:
                 if cost < g[node]:  # quirk 2: re-parented, but g keeps its old value
                     parent[node] = current
@@ -178,7 +178,7 @@ def edge_path(state, cardinal, walls, path_x, path_y):
     every way (never seen in practice) are drawn again."""
     last = CELLS - 1
     while True:
-        u, v = randint(state, CELLS), randint(state, CELLS)
+        u, v = randint(state, np.int64(CELLS)), randint(state, np.int64(CELLS))
         if cardinal == 0:
             ox, oy, gx, gy = 0, u, last, v
         elif cardinal == 1:
@@ -198,7 +198,8 @@ def eastward_path(state, start_y, goal_y, walls, path_x, path_y):
     (the agent has no "left" action; the original rarely, ~0.2% of segments, produces one and
     the episode dead-ends there). Such paths, and blocked walls, are drawn again."""
     while True:
-        n = generate(state, 0, start_y, CELLS - 1, goal_y, walls, path_x, path_y)
+        # np.int64(0), not 0: a literal argument compiles generate (and _search) a second time (docs/design.md)
+        n = generate(state, np.int64(0), start_y, CELLS - 1, goal_y, walls, path_x, path_y)
         westward = False
         for m in range(1, n):
             westward = westward or path_x[m] < path_x[m - 1]

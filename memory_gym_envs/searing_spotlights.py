@@ -555,19 +555,19 @@ def _new_episodes(state, spots, rand, ids, mask, row_free):
         e.facing = int(_uniform(e, u) * 8)
         _clear(mask, row_free)
         if e.sample_agent:
-            e.pos[0], e.pos[1] = _sample(mask, row_free, e, u, AGENT_BLOCK)
+            e.pos[0], e.pos[1] = _sample(mask, row_free, e, u, np.int64(AGENT_BLOCK))
         else:
             e.pos[0], e.pos[1] = SCREEN // 2, SCREEN // 2
-            _block(mask, row_free, SCREEN // 2, SCREEN // 2, ITEM_BLOCK)
+            _block(mask, row_free, SCREEN // 2, SCREEN // 2, np.int64(ITEM_BLOCK))
         _clamp_agent(e)
         e.n_spots = 0
         for _ in range(e.initial_spawns):
             _spawn_spot(e, spots[i], u)
         for c in range(e.num_coins):
-            e.coins[c, 0], e.coins[c, 1] = _sample_item(mask, row_free, e, u, ITEM_BLOCK)
+            e.coins[c, 0], e.coins[c, 1] = _sample_item(mask, row_free, e, u, np.int64(ITEM_BLOCK))
             e.coin_alive[c] = 1
         if e.use_exit:
-            e.exit[0], e.exit[1] = _sample_item(mask, row_free, e, u, ITEM_BLOCK)
+            e.exit[0], e.exit[1] = _sample_item(mask, row_free, e, u, np.int64(ITEM_BLOCK))
         _update_goal(e)
 
 
@@ -653,8 +653,8 @@ def _step(state, spots, rand, actions, active, endless, reward, terminated, trun
                 e.collected += 1
                 if endless:  # the next coin: at least 28 px from this one (where the agent is)
                     _clear(mask, row_free)
-                    _block(mask, row_free, e.coins[c, 0], e.coins[c, 1], AGENT_BLOCK)
-                    e.coins[c, 0], e.coins[c, 1] = _sample_item(mask, row_free, e, u, AGENT_BLOCK)
+                    _block(mask, row_free, e.coins[c, 0], e.coins[c, 1], np.int64(AGENT_BLOCK))
+                    e.coins[c, 0], e.coins[c, 1] = _sample_item(mask, row_free, e, u, np.int64(AGENT_BLOCK))
                     e.coin_t = 0
                 else:
                     e.coin_alive[c] = 0
@@ -750,7 +750,7 @@ def _blit_item(frame, dy, dx, rgb, variant, x, y, extent, discs, n, near, span_l
         return
     for p in range(dy.shape[1]):
         py, px = y + dy[variant, p], x + dx[variant, p]
-        if HUD_HEIGHT <= py < SCREEN and 0 <= px < SCREEN and _in_any_disc(px, py, near, 0, count, span_lo, span_hi):
+        if HUD_HEIGHT <= py < SCREEN and 0 <= px < SCREEN and _in_any_disc(px, py, near, np.int64(0), count, span_lo, span_hi):
             frame[py, px, 0] = rgb[variant, p, 0]
             frame[py, px, 1] = rgb[variant, p, 1]
             frame[py, px, 2] = rgb[variant, p, 2]
@@ -809,6 +809,9 @@ def _draw(state, spots, ids, frames, backgrounds, dy, dx, rgb, rim_dy, rim_dx, r
     spotlight), the items above it, the top bar."""
     discs = np.empty((spots.shape[1], 3), np.int64)
     near = np.empty((spots.shape[1], 3), np.int64)
+    # Typed values, not literals: numba compiles a helper once more for every literal argument value it is called
+    # with (docs/design.md, "Compile time"), so constants reach the helpers as np.int64 / np.bool_.
+    BELOW, ABOVE, EVERYWHERE = np.bool_(False), np.bool_(True), np.int64(-1)
     for j in range(ids.shape[0]):
         i = ids[j]
         e, sp, f = state[i], spots[i], frames[j]
@@ -821,10 +824,10 @@ def _draw(state, spots, ids, frames, backgrounds, dy, dx, rgb, rim_dy, rim_dx, r
             f[:] = 0  # (numba makes this a memset; an explicit loop from row 4 on was 15x slower)
             for k in range(n):
                 _copy_disc(f, bg, discs[k, 0], discs[k, 1], discs[k, 2], span_lo, span_hi)
-            _draw_items(f, e, False, debug, dy, dx, rgb, discs, n, near, span_lo, span_hi)
+            _draw_items(f, e, BELOW, debug, dy, dx, rgb, discs, n, near, span_lo, span_hi)
         else:  # dimming: the whole scene, then the overlay blended outside the discs
             copy_image(f, bg)
-            _draw_items(f, e, False, debug, dy, dx, rgb, discs, -1, near, span_lo, span_hi)
+            _draw_items(f, e, BELOW, debug, dy, dx, rgb, discs, EVERYWHERE, near, span_lo, span_hi)
             if a > 0:
                 mask[:] = False
                 for k in range(n):
@@ -845,7 +848,7 @@ def _draw(state, spots, ids, frames, backgrounds, dy, dx, rgb, rim_dy, rim_dx, r
                         f[py, px, 0] = bright[a, f[py, px, 0]]
                         f[py, px, 1] = bright[a, f[py, px, 1]]
                         f[py, px, 2] = bright[a, f[py, px, 2]]
-        _draw_items(f, e, True, debug, dy, dx, rgb, discs, -1, near, span_lo, span_hi)
+        _draw_items(f, e, ABOVE, debug, dy, dx, rgb, discs, EVERYWHERE, near, span_lo, span_hi)
         _draw_hud(f, e, action_colours)
 
 
