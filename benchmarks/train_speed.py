@@ -218,7 +218,7 @@ def main() -> None:
         rows.append(run_script(script, args.env_id, args.iterations, threads))
     print(f"\n{args.env_id}, default config (32 envs x 512 steps, 8 minibatches, 3 epochs), "
           f"{args.iterations} iteration(s), {threads} torch thread(s); Nature CNN bound measured in this run: "
-          f"{bound:.0f} steps/s, against a median iteration (2,048 steps in rollout + update)\n")
+          f"{bound:.0f} steps/s\n")
     print("| script | steps/s | vs reference TrXL (42) | of the CNN bound | peak RSS | vs reference (7.3 GB) "
           "| env | rest of rollout | update | beyond the CNN |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
