@@ -74,6 +74,18 @@ def _dim_tables() -> tuple[np.ndarray, np.ndarray]:
 DIM, BRIGHT = _dim_tables()
 
 
+def dimming_levels(inc: int, threshold: int) -> np.ndarray:
+    """The alphas of the darkness strictly between 0 and 255 that an episode reaches: it starts at 0 and rises by
+    ``inc`` while it is <= ``threshold``, capped at 255, so they are inc, 2 inc, ... (the kernels index them by
+    alpha // inc - 1)."""
+    levels, alpha = [], 0
+    while alpha <= threshold and alpha < 255:
+        alpha = min(255, alpha + inc)
+        if alpha < 255:
+            levels.append(alpha)
+    return np.array(levels, np.int64)
+
+
 @functools.lru_cache(maxsize=None)
 def disc_spans() -> tuple[np.ndarray, np.ndarray]:
     """pygame's filled disc of every radius 0..SPOT_RADIUS_MAX as row spans: the pixels of row
@@ -195,6 +207,7 @@ STATE = np.dtype([
     ("agent_extent", np.int64), ("item_extent", np.int64),  # half-size of the sprites' bounding boxes
     ("radius", np.int64), ("speed_straight", np.int64), ("speed_diagonal", np.int64),
     ("bg", np.int64), ("bg_hit", np.int64), ("bar_black", np.bool_), ("rims", np.bool_),
+    ("dim_bg", np.int64), ("dim_bg_hit", np.int64), ("dim_levels", np.int64),  # backgrounds dimmed in advance
     ("max_steps", np.int64), ("health_max", np.float64), ("damage", np.float64),
     ("light_inc", np.int64), ("light_threshold", np.int64),
     ("coin_radius", np.int64), ("coins_visible", np.bool_), ("coin_enabled", np.bool_),
@@ -301,7 +314,7 @@ class SearingSpotlights(Task):
         self.rim_of = np.full(SPOT_RADIUS_MAX + 1, -1, np.int64)  # radius -> rim variant
         self.backgrounds = ImageBank()
         self.span_lo, self.span_hi = disc_spans()
-        self._mask = np.zeros((SCREEN, SCREEN), np.bool_)  # the spawn sampler's and the dimming's scratch
+        self._mask = np.zeros((SCREEN, SCREEN), np.bool_)  # the spawn sampler's scratch
         self._row_free = np.zeros(SCREEN, np.int64)  # the spawn sampler's unblocked pixels per row
 
     @classmethod
@@ -370,9 +383,13 @@ class SearingSpotlights(Task):
             normal = hit = ("plain", WHITE)  # no blue squares, so nothing turns red
         else:
             normal, hit = ("board", BLUE), ("board", RED if p["visual_feedback"] else BLUE)
+        inc = 255 // p["light_dim_off_duration"]
+        levels = dimming_levels(inc, p["light_threshold"])
         for name, (kind, colour) in (("bg", normal), ("bg_hit", hit)):
-            e[name] = self.backgrounds.index(
-                (kind, colour), lambda k=kind, c=colour: board(c) if k == "board" else board(None, c))
+            image = lambda k=kind, c=colour: board(c) if k == "board" else board(None, c)  # noqa: E731
+            e[name] = self.backgrounds.index((kind, colour), image)
+            e["dim_" + name] = self.backgrounds.index(  # (the darkness over the scene, outside the spotlights)
+                (kind, colour, inc, len(levels)), lambda image=image: DIM[levels][:, image()])
         r_lo, r_hi = int(p["spot_min_radius"]), int(p["spot_max_radius"] + 1)
         if p["black_background"]:
             for r in range(r_lo, r_hi):
@@ -387,7 +404,7 @@ class SearingSpotlights(Task):
             "speed_diagonal": speeds(p["agent_speed"])[1],
             "bar_black": endless, "rims": p["black_background"],
             "max_steps": p["max_steps"], "health_max": p["agent_health"], "damage": p["spot_damage"],
-            "light_inc": 255 // p["light_dim_off_duration"], "light_threshold": p["light_threshold"],
+            "light_inc": inc, "light_threshold": p["light_threshold"], "dim_levels": len(levels),
             "coin_radius": coin_r, "coins_visible": p["coins_visible"],
             "coin_enabled": p["coin_enabled"] if endless else True,
             "coin_show": p["coin_show_duration"] if endless else 0,
@@ -431,7 +448,7 @@ class SearingSpotlights(Task):
         a, r = self.sprites.table, self.rims.table
         _draw(self.state, self.spots, np.asarray(ids, np.int64), frames, self.backgrounds.images,
               a.dy, a.dx, a.rgb, r.dy, r.dx, r.rgb, self.rim_of, self.span_lo, self.span_hi,
-              DIM, BRIGHT, ACTION_COLOURS, self._mask, debug)
+              DIM, BRIGHT, ACTION_COLOURS, debug)
         return frames
 
     def observe(self):
@@ -711,14 +728,6 @@ def _copy_disc(frame, src, cx, cy, r, span_lo, span_hi) -> None:
 
 
 @njit(cache=True)
-def _mark_disc(mask, cx, cy, r, span_lo, span_hi) -> None:
-    m = (span_lo.shape[1] - 1) // 2
-    for dy in range(max(-r, -cy), min(r, SCREEN - 1 - cy) + 1):
-        for x in range(max(cx + span_lo[r, dy + m], 0), min(cx + span_hi[r, dy + m], SCREEN)):
-            mask[cy + dy, x] = True
-
-
-@njit(cache=True)
 def _in_any_disc(x, y, discs, first, count, span_lo, span_hi) -> bool:
     """Whether pixel (x, y) lies in one of the discs ``first .. count - 1`` of table ``discs``."""
     m = (span_lo.shape[1] - 1) // 2
@@ -733,10 +742,11 @@ def _in_any_disc(x, y, discs, first, count, span_lo, span_hi) -> bool:
 
 
 @njit(cache=True)
-def _blit_item(frame, dy, dx, rgb, variant, x, y, extent, discs, n, near, span_lo, span_hi) -> None:
-    """Draw a sprite anchored at (x, y), within ``extent`` px of it. ``n`` < 0: everywhere; else
-    only where one of the ``n`` discs lets it through the darkness (``near``: scratch for the discs
-    that can overlap the sprite; usually none, and then nothing is drawn)."""
+def _blit_item(frame, dy, dx, rgb, variant, x, y, extent, discs, n, near, dim, a, span_lo, span_hi) -> None:
+    """Draw a sprite anchored at (x, y), within ``extent`` px of it. ``n`` < 0: everywhere, as it is; else
+    under the overlay of alpha ``a`` with the ``n`` discs cut out of it: as it is where a disc shows it,
+    dimmed (``dim[a]``) elsewhere, not at all where the overlay is black (a = 255). ``near``: scratch for the
+    discs that can overlap the sprite (usually none, and then in the dark nothing is drawn)."""
     if n < 0:
         blit(frame, dy, dx, rgb, variant, x, y)
         return
@@ -746,32 +756,37 @@ def _blit_item(frame, dy, dx, rgb, variant, x, y, extent, discs, n, near, span_l
         if abs(discs[k, 0] - x) <= reach and abs(discs[k, 1] - y) <= reach:
             near[count, 0], near[count, 1], near[count, 2] = discs[k, 0], discs[k, 1], discs[k, 2]
             count += 1
-    if count == 0:
+    if count == 0 and a >= 255:
         return
     for p in range(dy.shape[1]):
         py, px = y + dy[variant, p], x + dx[variant, p]
-        if HUD_HEIGHT <= py < SCREEN and 0 <= px < SCREEN and _in_any_disc(px, py, near, np.int64(0), count, span_lo, span_hi):
-            frame[py, px, 0] = rgb[variant, p, 0]
-            frame[py, px, 1] = rgb[variant, p, 1]
-            frame[py, px, 2] = rgb[variant, p, 2]
+        if HUD_HEIGHT <= py < SCREEN and 0 <= px < SCREEN:
+            if count > 0 and _in_any_disc(px, py, near, np.int64(0), count, span_lo, span_hi):
+                frame[py, px, 0] = rgb[variant, p, 0]
+                frame[py, px, 1] = rgb[variant, p, 1]
+                frame[py, px, 2] = rgb[variant, p, 2]
+            elif a < 255:
+                frame[py, px, 0] = dim[a, rgb[variant, p, 0]]
+                frame[py, px, 1] = dim[a, rgb[variant, p, 1]]
+                frame[py, px, 2] = dim[a, rgb[variant, p, 2]]
 
 
 @njit(cache=True)
-def _draw_items(frame, e, above, debug, dy, dx, rgb, discs, n, near, span_lo, span_hi) -> None:
+def _draw_items(frame, e, above, debug, dy, dx, rgb, discs, n, near, dim, a, span_lo, span_hi) -> None:
     """Coins, exit and agent, in this order. ``above``: those drawn above the darkness (their
     visible flag, the endless env's new coin, every item in the debug view); else the others,
-    where the ``n`` discs show them (``n`` < 0: everywhere, the overlay is blended later)."""
+    as ``_blit_item`` draws them under the overlay of alpha ``a`` with ``n`` discs (``n`` < 0: as they are)."""
     coin_above = debug or e.coins_visible or e.coin_t < e.coin_show
     for c in range(e.num_coins):
         if e.coin_alive[c] and coin_above == above:
             _blit_item(frame, dy, dx, rgb, e.coin_sprite, e.coins[c, 0], e.coins[c, 1], e.item_extent,
-                       discs, n, near, span_lo, span_hi)
+                       discs, n, near, dim, a, span_lo, span_hi)
     if e.use_exit and (debug or e.exit_visible) == above:
         _blit_item(frame, dy, dx, rgb, e.exit_sprite + e.exit_open, e.exit[0], e.exit[1], e.item_extent,
-                   discs, n, near, span_lo, span_hi)
+                   discs, n, near, dim, a, span_lo, span_hi)
     if (debug or e.agent_visible) == above:
         _blit_item(frame, dy, dx, rgb, e.sprite + e.facing, e.pos[0], e.pos[1], e.agent_extent,
-                   discs, n, near, span_lo, span_hi)
+                   discs, n, near, dim, a, span_lo, span_hi)
 
 
 @njit(cache=True)
@@ -804,9 +819,12 @@ def _draw_hud(frame, e, action_colours) -> None:
 
 @njit(cache=True)
 def _draw(state, spots, ids, frames, backgrounds, dy, dx, rgb, rim_dy, rim_dx, rim_rgb, rim_of,
-          span_lo, span_hi, dim, bright, action_colours, mask, debug):
+          span_lo, span_hi, dim, bright, action_colours, debug):
     """Draw envs ``ids``: the lit scene under the darkness overlay (with a hole per
-    spotlight), the items above it, the top bar."""
+    spotlight), the items above it, the top bar. Under the overlay of alpha 0 < a < 255 the scene is
+    the background dimmed in advance (``dim_bg``) with the spotlights' discs copied from the plain one,
+    and the items dimmed pixel by pixel where no disc shows them: the same pixels as blending the
+    overlay over the whole scene, without a table lookup per pixel of the screen."""
     discs = np.empty((spots.shape[1], 3), np.int64)
     near = np.empty((spots.shape[1], 3), np.int64)
     # Typed values, not literals: numba compiles a helper once more for every literal argument value it is called
@@ -820,24 +838,22 @@ def _draw(state, spots, ids, frames, backgrounds, dy, dx, rgb, rim_dy, rim_dx, r
             discs[k, 0], discs[k, 1], discs[k, 2] = int(sp[k, S_X]), int(sp[k, S_Y]), int(sp[k, S_R])
         a = e.alpha
         bg = backgrounds[e.bg_hit if e.hit else e.bg]
-        if a >= 255:  # dark: black but the discs
-            f[:] = 0  # (numba makes this a memset; an explicit loop from row 4 on was 15x slower)
+        if a == 0:  # no darkness yet: the whole scene
+            copy_image(f, bg)
+            _draw_items(f, e, BELOW, debug, dy, dx, rgb, discs, EVERYWHERE, near, dim, a, span_lo, span_hi)
+        else:  # the scene under the overlay (black at 255), the discs cut out of it
+            if a >= 255:
+                f[:] = 0  # (numba makes this a memset; an explicit loop from row 4 on was 15x slower)
+            elif a % e.light_inc == 0 and a // e.light_inc <= e.dim_levels:  # (the alpha k * inc: image k - 1)
+                copy_image(f, backgrounds[(e.dim_bg_hit if e.hit else e.dim_bg) + a // e.light_inc - 1])
+            else:  # an alpha no episode reaches (a state set by hand): blended here
+                for y in range(SCREEN):
+                    for x in range(SCREEN):
+                        for c in range(3):
+                            f[y, x, c] = dim[a, bg[y, x, c]]
             for k in range(n):
                 _copy_disc(f, bg, discs[k, 0], discs[k, 1], discs[k, 2], span_lo, span_hi)
-            _draw_items(f, e, BELOW, debug, dy, dx, rgb, discs, n, near, span_lo, span_hi)
-        else:  # dimming: the whole scene, then the overlay blended outside the discs
-            copy_image(f, bg)
-            _draw_items(f, e, BELOW, debug, dy, dx, rgb, discs, EVERYWHERE, near, span_lo, span_hi)
-            if a > 0:
-                mask[:] = False
-                for k in range(n):
-                    _mark_disc(mask, discs[k, 0], discs[k, 1], discs[k, 2], span_lo, span_hi)
-                for y in range(HUD_HEIGHT, SCREEN):
-                    for x in range(SCREEN):
-                        if not mask[y, x]:
-                            f[y, x, 0] = dim[a, f[y, x, 0]]
-                            f[y, x, 1] = dim[a, f[y, x, 1]]
-                            f[y, x, 2] = dim[a, f[y, x, 2]]
+            _draw_items(f, e, BELOW, debug, dy, dx, rgb, discs, n, near, dim, a, span_lo, span_hi)
         if e.rims:  # each spotlight's white rim is part of the overlay, under the later discs' holes
             for k in range(n):
                 v = rim_of[discs[k, 2]]
@@ -848,7 +864,7 @@ def _draw(state, spots, ids, frames, backgrounds, dy, dx, rgb, rim_dy, rim_dx, r
                         f[py, px, 0] = bright[a, f[py, px, 0]]
                         f[py, px, 1] = bright[a, f[py, px, 1]]
                         f[py, px, 2] = bright[a, f[py, px, 2]]
-        _draw_items(f, e, ABOVE, debug, dy, dx, rgb, discs, EVERYWHERE, near, span_lo, span_hi)
+        _draw_items(f, e, ABOVE, debug, dy, dx, rgb, discs, EVERYWHERE, near, dim, a, span_lo, span_hi)
         _draw_hud(f, e, action_colours)
 
 

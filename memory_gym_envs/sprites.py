@@ -249,5 +249,6 @@ class ImageBank:
     def index(self, key, make) -> int:
         if key not in self.keys:
             self.keys[key] = len(self.images)
-            self.images = np.concatenate([self.images, np.asarray(make(), np.uint8).reshape((-1,) + self.images.shape[1:])])
+            made = np.asarray(make(), np.uint8).reshape((-1,) + self.images.shape[1:])
+            self.images = np.ascontiguousarray(np.concatenate([self.images, made]))  # (the kernels take C arrays)
         return self.keys[key]

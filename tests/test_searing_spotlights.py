@@ -75,6 +75,31 @@ def test_a_spotlight_shows_the_lit_scene_and_the_rest_is_dark():
     assert (frame[4:][~inside[4:]] == 0).all()
 
 
+@pytest.mark.parametrize("options", [{}, {"light_dim_off_duration": 20, "light_threshold": 200, "num_coins": [3]}])
+def test_under_the_dimming_overlay_the_scene_is_blended_outside_the_spotlights(options):
+    """While the darkness rises (0 < alpha < 255) the frame is the bright scene (board, coins, exit, agent) blended
+    with black at that alpha (SDL's d - d * a // 255) outside the spotlights' discs and as it is inside them; the
+    kernel draws it from backgrounds dimmed in advance, so this holds it to blending the bright frame pixel by pixel."""
+    from memory_gym_envs.searing_spotlights import DIM
+
+    env, task, _ = make(**options, agent_visible=False)
+    place_spot(task, 0, 40.6, 42.2, 12)  # over part of the agent at its spawn
+    place_spot(task, 1, 10.3, 70.9, 9)
+    inside = pygame_disc(40, 42, 12) | pygame_disc(10, 70, 9)
+    s = task.state
+    bright = None
+    # every alpha an episode reaches (those of options[1] end at 204), then two that none does (a state set by hand)
+    for alpha in [0] + list(range(s["light_inc"][0], 255, s["light_inc"][0])) + [1, 254]:
+        s["alpha"][0] = alpha
+        frame = task.draw(np.array([0]))[0]
+        if alpha == 0:
+            bright = frame
+            continue
+        expected = np.where(inside[..., None], bright, DIM[alpha][bright])
+        assert np.array_equal(frame[4:], expected[4:]), alpha  # (rows 0..3: the top bar)
+    assert count(bright, BODY) > 0 and count(bright, BLUE) > 0
+
+
 @pytest.mark.parametrize("dx, dy, hit", [(16, 0, True), (16.01, 0, False), (0, -16, True), (0, 16.2, False),
                                          (12, 10, True), (12, 11, False), (-11.3, 11.3, True), (11.4, -11.4, False)])
 def test_hit_exactly_when_the_discs_touch(dx, dy, hit):
