@@ -77,7 +77,8 @@ DIM, BRIGHT = _dim_tables()
 def dimming_levels(inc: int, threshold: int) -> np.ndarray:
     """The alphas of the darkness strictly between 0 and 255 that an episode reaches: it starts at 0 and rises by
     ``inc`` while it is <= ``threshold``, capped at 255, so they are inc, 2 inc, ... (the kernels index them by
-    alpha // inc - 1)."""
+    alpha // inc - 1). 6 at the defaults; at most 254 (``light_dim_off_duration`` 255), a dimmed background of
+    21 KB each."""
     levels, alpha = [], 0
     while alpha <= threshold and alpha < 255:
         alpha = min(255, alpha + inc)
