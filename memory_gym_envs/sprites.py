@@ -60,7 +60,13 @@ class Sprite:
         return Sprite._stack([(s.dy[v], s.dx[v], s.rgb[v]) for s in sprites for v in range(len(s.dy))])
 
 
-@njit(cache=True)
+# The small drawing helpers below are called with many constant arguments (a variant 0, a tile size, a colour).
+# numba would compile a helper once more for each literal value it is called with (docs/design.md); with one
+# signature given, it compiles it once (at import, then from the cache) and converts the arguments to it.
+_FRAME = "uint8[:, :, ::1]"
+
+
+@njit(f"void({_FRAME}, int64[:, ::1], int64[:, ::1], uint8[:, :, ::1], int64, int64, int64)", cache=True)
 def blit(frame: np.ndarray, sprite_dy: np.ndarray, sprite_dx: np.ndarray, sprite_rgb: np.ndarray,
          variant: int, x: int, y: int) -> None:
     """Draw one variant of a sprite anchored at (x, y) into an (H, W, 3) frame, clipped."""
@@ -91,7 +97,7 @@ def copy_rect(dst: np.ndarray, src: np.ndarray, x: int, y: int, w: int, h: int) 
                 dst[py, px, c] = src[py, px, c]
 
 
-@njit(cache=True)
+@njit(f"void({_FRAME}, int64, int64, int64, int64, int64, int64, int64)", cache=True)
 def fill_rect(dst: np.ndarray, x: int, y: int, w: int, h: int, r: int, g: int, b: int) -> None:
     """Fill the w x h rectangle at (x, y) of image ``dst`` with colour (r, g, b), clipped."""
     x0, y0 = max(x, 0), max(y, 0)
