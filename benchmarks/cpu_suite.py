@@ -381,14 +381,23 @@ def difference(a: np.ndarray, b: np.ndarray, rng: np.random.Generator, resamples
     return float(a.mean() - b.mean()), np.percentile(boot, [2.5, 97.5]).tolist()
 
 
-def findings(scores: dict, rng: np.random.Generator) -> list[str]:
-    """A table per finding: each difference with its interval and which side of 0 the interval lies."""
-    lines = ["## The paper's findings", "",
-             "Differences of the agents' mean scores (each task's metric), [bootstrap 95% interval over seeds]. "
-             "\"> 0\" or \"< 0\": the whole interval lies on that side; \"0 inside\": it does not. With 3 seeds "
-             "these intervals understate the uncertainty (a bootstrap over 3 values cannot reach beyond their range; "
-             "with 1 seed it has no width): read them with the per-seed scores above.", ""]
-    for finding, rows in FINDINGS.items():
+ZOO = [agent for agent in AGENTS if agent not in ("GRU", "TrXL", "TrXL+rec", "GRU no memory")]
+ZOO_COMPARISONS = {  # what the zoo's table is read for, as differences of scores: (task, agent, minus agent)
+    "each memory against the GRU": [(t, a, "GRU") for t in TASKS for a in ZOO],
+    "each memory against the memory-less agent": [(t, a, "GRU no memory") for t in TASKS for a in ZOO],
+}
+DIFFERENCES = ("Differences of the agents' mean scores (each task's metric), [bootstrap 95% interval over seeds]. "
+               "\"> 0\" or \"< 0\": the whole interval lies on that side; \"0 inside\": it does not. With 3 seeds "
+               "these intervals understate the uncertainty (a bootstrap over 3 values cannot reach beyond their range; "
+               "with 1 seed it has no width): read them with the per-seed scores above.")
+
+
+def findings(scores: dict, rng: np.random.Generator, groups: dict = FINDINGS,
+             title: str = "The paper's findings") -> list[str]:
+    """A table per group of differences (the paper's findings, or ZOO_COMPARISONS): each difference with its interval
+    and which side of 0 the interval lies."""
+    lines = [f"## {title}", "", DIFFERENCES, ""]
+    for finding, rows in groups.items():
         lines += [f"### {finding}", "", "| task | difference | seeds | value [95% interval] | interval |",
                   "|---|---|---|---:|---|"]
         for task, a, b in rows:
@@ -469,6 +478,7 @@ def report(runs: list[Run], out: str, pages: bool = False) -> None:
                       "tables": status + headline[2:] + ["", "Per task: mean and IQM [95% interval], every seed's "
                                                          "score, training time per run."] + task_tables})
     lines += findings(scores, rng)
+    lines += findings(scores, rng, ZOO_COMPARISONS, "The memory zoo")
     write_if_changed("\n".join(lines), os.path.join(out, "results.md"))
     print(f"{len(records)} records -> {out}/summary.json, results.md, plots", flush=True)
 

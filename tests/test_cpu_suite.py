@@ -115,6 +115,11 @@ def test_the_findings_compare_agents_by_bootstrapped_differences():
     assert "| mortar | TrXL - GRU | 3 / 3 | -0.68 [" in table and "] | < 0 |" in table
     assert "| mortar | TrXL+rec - TrXL | 3 / 3 | +0.32 [" in table
     assert "| mystery |" not in table and "| endless |" not in table  # no runs, no rows
+    scores[("mortar", "FFM")] = np.array([0.95, 1.0])
+    zoo = "\n".join(cpu_suite.findings(scores, rng, cpu_suite.ZOO_COMPARISONS, "The memory zoo"))
+    assert zoo.startswith("## The memory zoo") and "| mortar | FFM - GRU | 2 / 3 | +0.01 [" in zoo
+    assert "| mortar | FFM - GRU no memory | 2 / 3 | +0.72 [" in zoo and "minGRU" not in zoo  # no runs, no rows
+    assert cpu_suite.ZOO == ["minGRU", "FFM", "LRU", "Mamba", "GDN", "FrameStack"]
 
 
 @pytest.mark.slow
