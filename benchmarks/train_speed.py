@@ -117,17 +117,22 @@ def run_memory(agent: str, iterations: int) -> dict:
 
 def memory_table(agents: list[str], iterations: int) -> None:
     """The memory zoo at the CPU suite's settings, every memory in this one run: the update's cost against the GRU's."""
+    suite_bound = lambda: cnn_bound(1, num_envs=16, num_steps=128, chunk=512, features=128)  # noqa: E731
     print("measuring the Nature CNN bound at the suite's settings ...", file=sys.stderr, flush=True)
-    bound = cnn_bound(1, num_envs=16, num_steps=128, chunk=512, features=128)  # 4 minibatches of 512, features 128
+    before = suite_bound()  # 4 minibatches of 512, features 128
     rows = []
     for agent in agents:
         print(f"running {agent} ...", file=sys.stderr, flush=True)
         rows.append(run_memory(agent, iterations))
+    print("measuring the bound again (a shared machine's speed drifts) ...", file=sys.stderr, flush=True)
+    after = suite_bound()
+    bound = (before + after) / 2
     gru = next((r for r in rows if r["agent"] == "GRU"), rows[0])
     print(f"\nThe memories at the CPU suite's settings (benchmarks/cpu_suite.py's mortar task, MortarMayhem-Grid-v0 "
           f"reduced: 16 envs x 128 steps, 4 minibatches, 3 epochs, memory of 128, 1 thread), {iterations} "
-          f"iterations each; median seconds per iteration; Nature CNN bound (to 128 features) in this run: "
-          f"{bound:.0f} steps/s, against a median iteration (2,048 steps in rollout + update)\n")
+          f"iterations each; median seconds per iteration; Nature CNN bound (to 128 features) in this run, before and "
+          f"after the agents: {before:.0f} and {after:.0f} steps/s, their mean against a median iteration (2,048 steps "
+          "in rollout + update)\n")
     print(f"| memory | steps/s | of the CNN bound | rollout | update | update vs {gru['agent']} | peak RSS |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
