@@ -173,9 +173,9 @@ class Task:
                 if len(self._start_records) >= START_RECORDS:
                     del self._start_records[next(iter(self._start_records))]
             self._start_records[key] = record
-            self._last_start = (params, record)
+            self._last_start = (params, record.reshape(1).view(np.uint8))
         rows = self.state.view(np.uint8).reshape(self.num_envs, -1)
-        rows[env_ids] = self._last_start[1].reshape(1).view(np.uint8)  # (NumPy's record-wise copy is ~10x slower)
+        rows[env_ids] = self._last_start[1]  # (as bytes: NumPy's record-wise copy is ~10x slower)
 
     def step(self, actions: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Advance every env ``i`` with ``active[i]`` by one step; mutates the state.
@@ -660,7 +660,7 @@ def _vector_info(arrays: dict[str, np.ndarray], ids: np.ndarray, n: int) -> dict
         if every:
             info[key] = values.copy()
         else:
-            info[key] = np.zeros_like(values)
+            info[key] = np.zeros(values.shape, values.dtype)  # (np.zeros_like: 3x slower on these short arrays)
             info[key][ids] = values[ids]
         info[f"_{key}"] = mask.copy()
     return info

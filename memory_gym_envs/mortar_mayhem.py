@@ -167,19 +167,21 @@ class MortarMayhem(Task):
         p = params
         self.reset_records(env_ids, p)
         # Per env one vector of uniforms; the episode is a function of it (kernel below).
-        counts = np.array([p["initial_command_count"] if self.endless else pick(rng, p["command_count"])
-                           for rng in rngs], np.int64)
-        self._ensure_capacity(int(counts.max()) + 1)
-        uniforms = np.zeros((len(env_ids), N_EPISODE_DRAWS + counts.max()))
-        for j, (i, rng) in enumerate(zip(env_ids, rngs)):
+        # (Python ints: this runs on most steps of a 64-env vector env, and NumPy scalars are slow in Python.)
+        counts = [int(p["initial_command_count"] if self.endless else pick(rng, p["command_count"])) for rng in rngs]
+        most = max(counts)
+        self._ensure_capacity(most + 1)
+        uniforms = np.zeros((len(env_ids), N_EPISODE_DRAWS + most))
+        for j, (i, rng, count) in enumerate(zip(env_ids, rngs, counts)):
             self.rngs[i] = rng
-            uniforms[j, :N_EPISODE_DRAWS + counts[j]] = rng.random(N_EPISODE_DRAWS + counts[j])
+            uniforms[j, :N_EPISODE_DRAWS + count] = rng.random(N_EPISODE_DRAWS + count)
         if self._timings[0] is not p:  # the vector env resets with one dict
             no_display = np.zeros(1, np.int64)
             self._timings = (p, no_display if self.act_only else np.array(p["command_show_duration"], np.int64),
                              no_display if self.act_only else np.array(p["command_show_delay"], np.int64),
                              np.array(p["explosion_duration"], np.int64), np.array(p["explosion_delay"], np.int64))
-        _new_episodes(self.state, self.commands, np.asarray(env_ids, np.int64), counts, uniforms, *self._timings[1:],
+        _new_episodes(self.state, self.commands, np.asarray(env_ids, np.int64), np.array(counts, np.int64), uniforms,
+                      *self._timings[1:],
                       (self.act_only or self.endless) and not self.grid, self.endless,
                       self.vector if self.act_only else np.zeros((0, 0), np.float32))
 
@@ -246,7 +248,7 @@ class MortarMayhem(Task):
             info["max_command_sequence"] = np.where(s["num_commands"] > 1, s["num_commands"] - 1, 0)
         else:
             info["success"] = s["success"].copy()
-            info["commands_completed"] = (s["cur"] - 1 + s["success"]) / s["num_commands"]
+            info["commands_completed"] = s["fraction"].copy()
         return info
 
 
@@ -282,6 +284,7 @@ STATE = np.dtype([
     ("show_first", np.int64), ("show_pos", np.int64), ("show_len", np.int64),  # display queue
     ("shown_frame", np.int64),      # display frame in the current observation, -1 if none
     ("t", np.int64), ("ep_return", np.float64), ("success", np.int64), ("completed", np.int64),
+    ("fraction", np.float64),       # the commands_completed info of an ended finite episode
 ])
 
 
@@ -419,25 +422,28 @@ def _step(state, commands, actions, active, grid, endless, reward, terminated, t
         e.t += 1
         e.ep_return += reward[i]
         truncated[i] = not terminated[i] and e.max_steps >= 1 and e.t == e.max_steps
+        if terminated[i] and not endless:  # (one that left its tile while the others were deadly: not counted)
+            e.fraction = (e.cur - 1 + e.success) / e.num_commands
 
 
 @njit(cache=True)
 def _draw(state, commands, ids, frames, backgrounds, agent_dy, agent_dx, agent_rgb, sym_dy, sym_dx, sym_rgb):
     """Draw envs ``ids``: arena (red but the target while the death tiles are on), agent, symbol."""
+    flat_frames, flat_backgrounds = frames.reshape(frames.shape[0], -1), backgrounds.reshape(backgrounds.shape[0], -1)
     for j in range(ids.shape[0]):
         i = ids[j]
         e = state[i]
+        f = frames[j]
         red = e.tiles_on and e.visual_feedback
-        copy_image(frames[j], backgrounds[e.bg + red])
+        copy_image(flat_frames[j], flat_backgrounds[e.bg + red])
         if red:  # the target tile is never red
-            copy_rect(frames[j], backgrounds[e.bg], e.offset + TILE * e.target[0], e.offset + TILE * e.target[1],
-                      TILE, TILE)
-        blit(frames[j], agent_dy, agent_dx, agent_rgb, e.sprite + e.facing, e.pos[0], e.pos[1])
+            copy_rect(f, backgrounds[e.bg], e.offset + TILE * e.target[0], e.offset + TILE * e.target[1], TILE, TILE)
+        blit(f, agent_dy, agent_dx, agent_rgb, e.sprite + e.facing, e.pos[0], e.pos[1])
         if e.shown_frame >= 0:
             period = e.show_duration + e.show_delay
             if e.shown_frame % period < e.show_duration:
                 c = commands[i, e.show_first + e.shown_frame // period]
-                blit(frames[j], sym_dy, sym_dx, sym_rgb, c, SYMBOL_AT, SYMBOL_AT)
+                blit(f, sym_dy, sym_dx, sym_rgb, c, SYMBOL_AT, SYMBOL_AT)
 
 
 class MortarMayhemGrid(MortarMayhem):

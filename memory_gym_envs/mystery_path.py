@@ -605,10 +605,21 @@ def _load_segment(e, i, k, segment, length, index, xy, rewarded, refilled):
 
 
 @njit(cache=True)
-def _load_window(e, i, seg, segment, length, index, xy, rewarded, refilled):
-    """Segments the agent in segment ``seg`` may need: behind (past path), its own, ahead."""
+def _window_loaded(i, seg, segment):
+    """Whether the segments the agent in segment ``seg`` may need are resident: behind (past path), its own, ahead."""
+    loaded = True
     for k in range(max(seg - 1, 0), seg + 2):
-        _load_segment(e, i, k, segment, length, index, xy, rewarded, refilled)
+        loaded = loaded and segment[i, k % RING] == k
+    return loaded
+
+
+@njit(cache=True)
+def _load_window(e, i, seg, segment, length, index, xy, rewarded, refilled):
+    """Make the segments of ``_window_loaded`` resident. (Called only when one is missing: a kernel that calls
+    another counts the references to its array arguments, an atomic operation each; docs/design.md.)"""
+    for k in range(max(seg - 1, 0), seg + 2):
+        if segment[i, k % RING] != k:
+            _load_segment(e, i, k, segment, length, index, xy, rewarded, refilled)
 
 
 @njit(cache=True)
@@ -689,7 +700,8 @@ def _endless_step(state, segment, length, index, xy, rewarded, refilled, actions
             move_continuous(e, ENDLESS_H[actions[i]], ENDLESS_V[actions[i]])  # no bounds
         tx, ty = e.pos[0] // TILE, e.pos[1] // TILE
         seg = tx // SEGMENT_COLUMNS
-        _load_window(e, i, seg, segment, length, index, xy, rewarded, refilled)
+        if not _window_loaded(i, seg, segment):
+            _load_window(e, i, seg, segment, length, index, xy, rewarded, refilled)
         slot = seg % RING
         k = index[i, slot, ty, tx - SEGMENT_COLUMNS * seg] if 0 <= ty < CELLS else -1
         r = 0.0

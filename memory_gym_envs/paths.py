@@ -44,7 +44,7 @@ _MIX2 = np.uint64(0x94D049BB133111EB)
 
 # --- the random stream ---------------------------------------------------------------------------
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _mix(z):
     """SplitMix64's output function (a bijective 64-bit hash)."""
     z = (z ^ (z >> np.uint64(30))) * _MIX1
@@ -60,7 +60,7 @@ def stream(key, k):
     return state
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def uniform(state):
     """The next float in [0, 1) of a stream (SplitMix64, 53 bits)."""
     state[0] += _GOLDEN

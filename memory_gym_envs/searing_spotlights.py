@@ -233,6 +233,7 @@ STATE = np.dtype([
     ("collected", np.int64), ("coin_t", np.int64),
     ("exit", np.int64, (2,)), ("exit_open", np.bool_),
     ("goal", np.int64, (2,)),       # ground truth: the next coin (or the open exit)
+    ("gt", np.float64, (4,)),       # the ground truth info: pos and goal / SCREEN
     ("rand_pos", np.int64), ("rand_end", np.int64),
     ("t", np.int64), ("ep_return", np.float64), ("success", np.int64),
 ])
@@ -460,8 +461,7 @@ class SearingSpotlights(Task):
         return self.draw(np.array([i]), debug=True)[0]
 
     def step_info(self):
-        s = self.state
-        return {"ground_truth": np.concatenate((s["pos"], s["goal"]), axis=1) / SCREEN}
+        return {"ground_truth": self.state["gt"]}  # (a view: the adapters copy it)
 
     def final_info(self):
         s = self.state
@@ -563,6 +563,14 @@ def _update_goal(e) -> None:
 
 
 @njit(cache=True)
+def _set_ground_truth(e) -> None:
+    """The goal, and the ``ground_truth`` info: agent position and goal / SCREEN. (A state field the kernels
+    keep: computed for every env on every step with NumPy it cost more than the rest of the step's info.)"""
+    _update_goal(e)
+    e.gt[0], e.gt[1], e.gt[2], e.gt[3] = e.pos[0] / SCREEN, e.pos[1] / SCREEN, e.goal[0] / SCREEN, e.goal[1] / SCREEN
+
+
+@njit(cache=True)
 def _new_episodes(state, spots, rand, ids, mask, row_free):
     """Start episodes for envs ``ids`` from their uniforms: facing, agent, initial
     spotlights, coins, exit."""
@@ -586,7 +594,7 @@ def _new_episodes(state, spots, rand, ids, mask, row_free):
             e.coin_alive[c] = 1
         if e.use_exit:
             e.exit[0], e.exit[1] = _sample_item(mask, row_free, e, u, np.int64(ITEM_BLOCK))
-        _update_goal(e)
+        _set_ground_truth(e)
 
 
 @njit(cache=True)
@@ -704,7 +712,7 @@ def _step(state, spots, rand, actions, active, endless, reward, terminated, trun
         e.last_reward = r
         reward[i] = r
         e.ep_return += r
-        _update_goal(e)
+        _set_ground_truth(e)
         if endless and e.rand_pos + STEP_DRAWS > e.rand_end:
             low += 1
     return low
@@ -717,18 +725,21 @@ def _step(state, spots, rand, actions, active, endless, reward, terminated, trun
 
 @njit(cache=True)
 def _copy_disc(frame, src, cx, cy, r, span_lo, span_hi) -> None:
-    """Copy the pixels of the disc (cx, cy, r) from image ``src`` to ``frame`` (clipped; rows
-    0..3 are left to the top bar)."""
+    """Copy the pixels of the disc (cx, cy, r) from image ``src`` to ``frame``, both flat (84 * 84 * 3
+    bytes), clipped; rows 0..3 are left to the top bar. One run of bytes per row, at unsigned offsets:
+    with signed ones numba tests each for a negative index, which keeps LLVM from making the loop a
+    block copy (3x slower)."""
     m = (span_lo.shape[1] - 1) // 2
     for dy in range(max(-r, HUD_HEIGHT - cy), min(r, SCREEN - 1 - cy) + 1):
         y = cy + dy
-        for x in range(max(cx + span_lo[r, dy + m], 0), min(cx + span_hi[r, dy + m], SCREEN)):
-            frame[y, x, 0] = src[y, x, 0]
-            frame[y, x, 1] = src[y, x, 1]
-            frame[y, x, 2] = src[y, x, 2]
+        x0, x1 = max(cx + span_lo[r, dy + m], 0), min(cx + span_hi[r, dy + m], SCREEN)
+        if x0 < x1:
+            start = np.uint64(3 * (SCREEN * y + x0))
+            for b in range(np.uint64(3 * (x1 - x0))):
+                frame[start + b] = src[start + b]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _in_any_disc(x, y, discs, first, count, span_lo, span_hi) -> bool:
     """Whether pixel (x, y) lies in one of the discs ``first .. count - 1`` of table ``discs``."""
     m = (span_lo.shape[1] - 1) // 2
@@ -742,52 +753,50 @@ def _in_any_disc(x, y, discs, first, count, span_lo, span_hi) -> bool:
     return False
 
 
-@njit(cache=True)
-def _blit_item(frame, dy, dx, rgb, variant, x, y, extent, discs, n, near, dim, a, span_lo, span_hi) -> None:
-    """Draw a sprite anchored at (x, y), within ``extent`` px of it. ``n`` < 0: everywhere, as it is; else
-    under the overlay of alpha ``a`` with the ``n`` discs cut out of it: as it is where a disc shows it,
-    dimmed (``dim[a]``) elsewhere, not at all where the overlay is black (a = 255). ``near``: scratch for the
-    discs that can overlap the sprite (usually none, and then in the dark nothing is drawn)."""
-    if n < 0:
-        blit(frame, dy, dx, rgb, variant, x, y)
-        return
-    count = 0
-    for k in range(n):
-        reach = discs[k, 2] + extent
-        if abs(discs[k, 0] - x) <= reach and abs(discs[k, 1] - y) <= reach:
-            near[count, 0], near[count, 1], near[count, 2] = discs[k, 0], discs[k, 1], discs[k, 2]
-            count += 1
-    if count == 0 and a >= 255:
-        return
-    for p in range(dy.shape[1]):
-        py, px = y + dy[variant, p], x + dx[variant, p]
-        if HUD_HEIGHT <= py < SCREEN and 0 <= px < SCREEN:
-            if count > 0 and _in_any_disc(px, py, near, np.int64(0), count, span_lo, span_hi):
-                frame[py, px, 0] = rgb[variant, p, 0]
-                frame[py, px, 1] = rgb[variant, p, 1]
-                frame[py, px, 2] = rgb[variant, p, 2]
-            elif a < 255:
-                frame[py, px, 0] = dim[a, rgb[variant, p, 0]]
-                frame[py, px, 1] = dim[a, rgb[variant, p, 1]]
-                frame[py, px, 2] = dim[a, rgb[variant, p, 2]]
-
+# The items are drawn by one kernel that calls no other (_in_any_disc is inlined): numba counts the references to a
+# kernel's array arguments on entry and exit, and only drops that counting in a kernel without calls. With a call per
+# item, the counting (an atomic operation per array and call) took ~10% of a batch step.
 
 @njit(cache=True)
 def _draw_items(frame, e, above, debug, dy, dx, rgb, discs, n, near, dim, a, span_lo, span_hi) -> None:
     """Coins, exit and agent, in this order. ``above``: those drawn above the darkness (their
-    visible flag, the endless env's new coin, every item in the debug view); else the others,
-    as ``_blit_item`` draws them under the overlay of alpha ``a`` with ``n`` discs (``n`` < 0: as they are)."""
+    visible flag, the endless env's new coin, every item in the debug view); else the others.
+    ``n`` < 0: each item as it is; else under the overlay of alpha ``a`` with the ``n`` discs cut
+    out of it: as it is where a disc shows it, dimmed (``dim[a]``) elsewhere, not at all where the
+    overlay is black (a = 255). ``near``: scratch for the discs that can overlap an item (usually
+    none, and then in the dark nothing is drawn). Rows 0..3 are left to the top bar."""
     coin_above = debug or e.coins_visible or e.coin_t < e.coin_show
-    for c in range(e.num_coins):
-        if e.coin_alive[c] and coin_above == above:
-            _blit_item(frame, dy, dx, rgb, e.coin_sprite, e.coins[c, 0], e.coins[c, 1], e.item_extent,
-                       discs, n, near, dim, a, span_lo, span_hi)
-    if e.use_exit and (debug or e.exit_visible) == above:
-        _blit_item(frame, dy, dx, rgb, e.exit_sprite + e.exit_open, e.exit[0], e.exit[1], e.item_extent,
-                   discs, n, near, dim, a, span_lo, span_hi)
-    if (debug or e.agent_visible) == above:
-        _blit_item(frame, dy, dx, rgb, e.sprite + e.facing, e.pos[0], e.pos[1], e.agent_extent,
-                   discs, n, near, dim, a, span_lo, span_hi)
+    for item in range(e.num_coins + 2):  # the coins, the exit, the agent
+        if item < e.num_coins:
+            shown = e.coin_alive[item] and coin_above == above
+            variant, x, y, extent = e.coin_sprite, e.coins[item, 0], e.coins[item, 1], e.item_extent
+        elif item == e.num_coins:
+            shown = e.use_exit and (debug or e.exit_visible) == above
+            variant, x, y, extent = e.exit_sprite + e.exit_open, e.exit[0], e.exit[1], e.item_extent
+        else:
+            shown = (debug or e.agent_visible) == above
+            variant, x, y, extent = e.sprite + e.facing, e.pos[0], e.pos[1], e.agent_extent
+        if not shown:
+            continue
+        count = 0  # the discs near the item
+        for k in range(max(n, 0)):
+            reach = discs[k, 2] + extent
+            if abs(discs[k, 0] - x) <= reach and abs(discs[k, 1] - y) <= reach:
+                near[count, 0], near[count, 1], near[count, 2] = discs[k, 0], discs[k, 1], discs[k, 2]
+                count += 1
+        if n >= 0 and count == 0 and a >= 255:
+            continue
+        for p in range(dy.shape[1]):
+            py, px = y + dy[variant, p], x + dx[variant, p]
+            if HUD_HEIGHT <= py < SCREEN and 0 <= px < SCREEN:
+                if n < 0 or (count > 0 and _in_any_disc(px, py, near, np.int64(0), count, span_lo, span_hi)):
+                    frame[py, px, 0] = rgb[variant, p, 0]
+                    frame[py, px, 1] = rgb[variant, p, 1]
+                    frame[py, px, 2] = rgb[variant, p, 2]
+                elif a < 255:
+                    frame[py, px, 0] = dim[a, rgb[variant, p, 0]]
+                    frame[py, px, 1] = dim[a, rgb[variant, p, 1]]
+                    frame[py, px, 2] = dim[a, rgb[variant, p, 2]]
 
 
 @njit(cache=True)
@@ -827,6 +836,8 @@ def _draw(state, spots, ids, frames, backgrounds, dy, dx, rgb, rim_dy, rim_dx, r
     and the items dimmed pixel by pixel where no disc shows them: the same pixels as blending the
     overlay over the whole scene, without a table lookup per pixel of the screen."""
     discs = np.empty((spots.shape[1], 3), np.int64)
+    flat_frames = frames.reshape(frames.shape[0], -1)  # (for copy_image and _copy_disc)
+    flat_backgrounds = backgrounds.reshape(backgrounds.shape[0], -1)
     near = np.empty((spots.shape[1], 3), np.int64)
     # Typed values, not literals: numba compiles a helper once more for every literal argument value it is called
     # with (docs/design.md, "Compile time"), so constants reach the helpers as np.int64 / np.bool_.
@@ -838,22 +849,23 @@ def _draw(state, spots, ids, frames, backgrounds, dy, dx, rgb, rim_dy, rim_dx, r
         for k in range(n):
             discs[k, 0], discs[k, 1], discs[k, 2] = int(sp[k, S_X]), int(sp[k, S_Y]), int(sp[k, S_R])
         a = e.alpha
-        bg = backgrounds[e.bg_hit if e.hit else e.bg]
+        b = e.bg_hit if e.hit else e.bg
+        bg = backgrounds[b]
         if a == 0:  # no darkness yet: the whole scene
-            copy_image(f, bg)
+            copy_image(flat_frames[j], flat_backgrounds[b])
             _draw_items(f, e, BELOW, debug, dy, dx, rgb, discs, EVERYWHERE, near, dim, a, span_lo, span_hi)
         else:  # the scene under the overlay (black at 255), the discs cut out of it
             if a >= 255:
                 f[:] = 0  # (numba makes this a memset; an explicit loop from row 4 on was 15x slower)
             elif a % e.light_inc == 0 and a // e.light_inc <= e.dim_levels:  # (the alpha k * inc: image k - 1)
-                copy_image(f, backgrounds[(e.dim_bg_hit if e.hit else e.dim_bg) + a // e.light_inc - 1])
+                copy_image(flat_frames[j], flat_backgrounds[(e.dim_bg_hit if e.hit else e.dim_bg) + a // e.light_inc - 1])
             else:  # an alpha no episode reaches (a state set by hand): blended here
                 for y in range(SCREEN):
                     for x in range(SCREEN):
                         for c in range(3):
                             f[y, x, c] = dim[a, bg[y, x, c]]
             for k in range(n):
-                _copy_disc(f, bg, discs[k, 0], discs[k, 1], discs[k, 2], span_lo, span_hi)
+                _copy_disc(flat_frames[j], flat_backgrounds[b], discs[k, 0], discs[k, 1], discs[k, 2], span_lo, span_hi)
             _draw_items(f, e, BELOW, debug, dy, dx, rgb, discs, n, near, dim, a, span_lo, span_hi)
         if e.rims:  # each spotlight's white rim is part of the overlay, under the later discs' holes
             for k in range(n):
