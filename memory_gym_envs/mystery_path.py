@@ -570,7 +570,7 @@ ENDLESS_STATE = np.dtype([
 ])
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")  # (small: inlined, not compiled on its own)
 def _segment_row(key, k):
     """The row segment k ends on (k = -1: the origin's row): the first draw of its stream."""
     return randint(stream(key, k), np.int64(CELLS))
@@ -604,7 +604,7 @@ def _load_segment(e, i, k, segment, length, index, xy, rewarded, refilled):
     e.built = max(e.built, k)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")  # (small: inlined, not compiled on its own)
 def _window_loaded(i, seg, segment):
     """Whether the segments the agent in segment ``seg`` may need are resident: behind (past path), its own, ahead."""
     loaded = True
@@ -613,7 +613,7 @@ def _window_loaded(i, seg, segment):
     return loaded
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")  # (small: inlined, not compiled on its own)
 def _load_window(e, i, seg, segment, length, index, xy, rewarded, refilled):
     """Make the segments of ``_window_loaded`` resident. (Called only when one is missing: a kernel that calls
     another counts the references to its array arguments, an atomic operation each; docs/design.md.)"""
@@ -622,7 +622,7 @@ def _load_window(e, i, seg, segment, length, index, xy, rewarded, refilled):
             _load_segment(e, i, k, segment, length, index, xy, rewarded, refilled)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")  # (small: inlined, not compiled on its own)
 def _endless_ground_truth(e, i, length, xy):
     slot = e.cur_seg % RING
     e.gt[:] = 0
