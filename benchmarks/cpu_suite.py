@@ -34,6 +34,10 @@ stops the suite with a line naming it. Results in ``--out``:
   scores with bootstrap 95% intervals over seeds, the per-seed scores and the training time per
   run; the paper's findings as differences between agents (``FINDINGS``), with their intervals;
 * ``<task>.png``: training curves of the task's metric, mean and min-max band over the seeds.
+
+``speed.json`` in ``--out``, if there (``python benchmarks/train_speed.py --memories --out
+benchmarks/results/cpu_suite/speed.json``: every agent one after another at ``mortar``'s settings,
+one thread), adds each agent's steps/s per thread and peak RSS to the table of every task and agent.
 """
 from __future__ import annotations
 
@@ -295,6 +299,28 @@ def checked_record(run: Run) -> dict:
 
 
 MAX_RETURN = 1e6  # far beyond any task's return: a larger one is a damaged record
+SPEED = "speed.json"  # in the results folder: each agent's steps/s and peak RSS at the suite's settings
+
+
+def checked_speed(out: str) -> dict | None:
+    """``benchmarks/train_speed.py --memories --out <out>/speed.json``'s numbers, checked (one line naming the file
+    and the value otherwise), or None where there is no such file."""
+    path = os.path.join(out, SPEED)
+    if not os.path.exists(path):
+        return None
+    speed = read_json(path, dict)
+    memories = speed.get("memories")
+    fix = f"make it again with python benchmarks/train_speed.py --memories --out {path}"
+    if not (isinstance(memories, dict) and isinstance(speed.get("date"), str) and isinstance(speed.get("command"), str)
+            and type(speed.get("iterations")) is int):
+        raise SystemExit(f"error: {path}: expected date, command, iterations and memories; {fix}")
+    for agent, row in memories.items():
+        for key in ("steps_per_s", "peak_rss_gb"):
+            if agent not in AGENTS or not isinstance(row, dict) or not (number(row.get(key)) and row[key] > 0):
+                got = repr(row.get(key) if isinstance(row, dict) else row)[:100]
+                raise SystemExit(f"error: {path}: {agent!r}: {key} must be a number > 0 for an agent of the suite "
+                                 f"({', '.join(AGENTS)}), got {got}; {fix}")
+    return speed
 
 
 def run_all(runs: list[Run], parallel: int) -> None:
@@ -432,6 +458,7 @@ def report(runs: list[Run], out: str, pages: bool = False) -> None:
 
     done = [r for r in runs if r.done]
     record = {r.record_path: checked_record(r) for r in done}  # every one, before anything is written
+    speed = checked_speed(out)
     records = list(record.values())
     os.makedirs(out, exist_ok=True)
     write_json(records, os.path.join(out, "summary.json"))
@@ -466,10 +493,19 @@ def report(runs: list[Run], out: str, pages: bool = False) -> None:
         task_tables += table
         draw(curves, task.steps, f"{task.env_id} (reduced): training {metric}", os.path.join(out, f"{name}.png"))
     tasks = [t for t in TASKS if any(t == task for task, _ in cells)]
+    columns = [f"{t}: {TASKS[t].metric}" for t in tasks] + (["steps/s per thread", "peak RSS"] if speed else [])
     headline = ["## All tasks: mean [95% interval] (seeds)", "",
-                "| agent | " + " | ".join(f"{t}: {TASKS[t].metric}" for t in tasks) + " |",
-                "|---|" + "---:|" * len(tasks)]
-    headline += [f"| {agent} | " + " | ".join(cells.get((t, agent), "-") for t in tasks) + " |" for agent in AGENTS]
+                "| agent | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+    for agent in AGENTS:
+        row = [cells.get((t, agent), "-") for t in tasks]
+        if speed:
+            measured = speed["memories"].get(agent)
+            row += [f"{measured['steps_per_s']:.0f}", f"{measured['peak_rss_gb']:.2f} GB"] if measured else ["-", "-"]
+        headline.append(f"| {agent} | " + " | ".join(row) + " |")
+    if speed:
+        headline += ["", f"Steps/s per thread and peak RSS: `{speed['command']}` ({speed['date']}): each agent on "
+                         f"`mortar`'s settings, one thread, {speed['iterations']} iterations, one after another on "
+                         "this 2-core machine (docs/benchmarks.md)."]
     lines[4:4] = headline + [""]
     if pages:  # the suite's own results only, not a --steps check's
         status = [f"Status on {time.strftime('%Y-%m-%d')}: {len(records)} of {len(runs)} runs finished "

@@ -2,7 +2,8 @@
 
     python benchmarks/train_speed.py                    # MortarMayhem-Grid-v0, every script present
     python benchmarks/train_speed.py --iterations 2 --env-id MortarMayhem-v0
-    python benchmarks/train_speed.py --memories              # every memory at the CPU suite's settings
+    python benchmarks/train_speed.py --memories              # every agent of the CPU suite at its settings
+    python benchmarks/train_speed.py --memories --out benchmarks/results/cpu_suite/speed.json   # for the suite's table
     python benchmarks/train_speed.py --scripts ppo_trxl.py "ppo_trxl.py --reconstruction-coef 0.1"
     python benchmarks/train_speed.py --memories TrXL TrXL+rec    # the reconstruction loss's cost, suite settings
     python benchmarks/train_speed.py --thread-rule           # the default thread count, quiet and next to other work
@@ -115,8 +116,10 @@ def run_memory(agent: str, iterations: int) -> dict:
                 update=median(r"update ([\d.]+)s"), rss_gb=usage.ru_maxrss / 1024 ** 2)
 
 
-def memory_table(agents: list[str], iterations: int) -> None:
-    """The memory zoo at the CPU suite's settings, every memory in this one run: the update's cost against the GRU's."""
+def memory_table(agents: list[str], iterations: int, out: str | None = None) -> None:
+    """The memory zoo at the CPU suite's settings, every memory in this one run: the update's cost against the GRU's.
+    ``out``: also write the numbers there as JSON (``benchmarks/cpu_suite.py --report`` puts each agent's steps/s
+    and peak RSS into the suite's table from ``benchmarks/results/cpu_suite/speed.json``)."""
     suite_bound = lambda: cnn_bound(1, num_envs=16, num_steps=128, chunk=512, features=128)  # noqa: E731
     print("measuring the Nature CNN bound at the suite's settings ...", file=sys.stderr, flush=True)
     before = suite_bound()  # 4 minibatches of 512, features 128
@@ -141,6 +144,23 @@ def memory_table(agents: list[str], iterations: int) -> None:
     by_agent = {r["agent"]: r for r in rows}
     if {"TrXL", "TrXL+rec"} <= by_agent.keys():
         print(reconstruction_cost(by_agent["TrXL"]["sps"], by_agent["TrXL+rec"]["sps"]))
+    if out:
+        write_speed(out, rows, iterations, (before, after))
+        print(f"\nwritten to {out}")
+
+
+def write_speed(path: str, rows: list[dict], iterations: int, bound: tuple[float, float]) -> None:
+    """The memory table as JSON, atomically (a reader sees the old file or the new one)."""
+    import json
+
+    speed = {"date": time.strftime("%Y-%m-%d"), "iterations": iterations,
+             "command": shlex.join(["python", "benchmarks/train_speed.py", *sys.argv[1:]]),
+             "cnn_bound_steps_per_s": [round(b, 1) for b in bound],
+             "memories": {r["agent"]: {"steps_per_s": r["sps"], "peak_rss_gb": round(r["rss_gb"], 3),
+                                       "rollout_s": r["rollout"], "update_s": r["update"]} for r in rows}}
+    with open(path + ".tmp", "w") as f:
+        json.dump(speed, f, indent=1)
+    os.replace(path + ".tmp", path)
 
 
 def reconstruction_cost(trxl_sps: float, rec_sps: float) -> str:
@@ -203,11 +223,21 @@ def main() -> None:
                         help="instead: the default thread count against 1 thread and every core, quiet and busy")
     parser.add_argument("--memories", nargs="*", metavar="AGENT",
                         help="instead: the memory zoo at the CPU suite's settings (benchmarks/cpu_suite.py's agents; "
-                             "none named: the GRU and every ppo_gru.py memory of the suite), one after another")
+                             "none named: every agent of the suite), one after another")
+    parser.add_argument("--out", help="with --memories: also write the table as JSON to this file (the suite's "
+                                      "report reads benchmarks/results/cpu_suite/speed.json)")
     args = parser.parse_args()
+    if args.out and args.memories is None:
+        parser.error("--out goes with --memories")
     if args.memories is not None:
-        memory_table(args.memories or ["GRU", "GRU no memory", "minGRU", "FFM", "LRU", "Mamba", "GDN"],
-                     max(args.iterations, 3))
+        sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+        from cpu_suite import AGENTS
+
+        unknown = [a for a in args.memories if a not in AGENTS]
+        if unknown:
+            parser.error(f"unknown agent(s) {', '.join(map(repr, unknown))}; the suite's agents: "
+                         f"{', '.join(map(repr, AGENTS))}")
+        memory_table(args.memories or list(AGENTS), max(args.iterations, 3), args.out)
         return
     if args.thread_rule:
         thread_rule(args.env_id)

@@ -217,3 +217,34 @@ def test_every_tasks_metric_is_in_its_envs_final_info_and_has_a_curve():
             _, _, terminated, truncated, info = env.step(env.action_space.sample())
             done = terminated or truncated
         assert task.metric in info and cpu_suite.CURVE_TAGS[task.metric] == f"episode/{task.metric}", name
+
+
+def test_the_measured_speed_joins_the_table_and_a_damaged_speed_file_stops_the_report(tmp_path):
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import cpu_suite
+    import train_speed
+
+    rows = [dict(agent="GRU", sps=512.4, rss_gb=0.71, rollout=1.5, update=2.5),
+            dict(agent="FFM", sps=431.0, rss_gb=0.8, rollout=1.7, update=3.0)]
+    out = tmp_path / "out"
+    out.mkdir()
+    train_speed.write_speed(str(out / cpu_suite.SPEED), rows, 3, (590.0, 600.0))
+    runs = [cpu_suite.Run(str(tmp_path / "work"), str(out), t, a, 1) for t in cpu_suite.TASKS for a in cpu_suite.AGENTS]
+    cpu_suite.report(runs, str(out))  # no run finished: the table has only the measured columns
+    table = (out / "results.md").read_text()
+    assert "| agent | steps/s per thread | peak RSS |" in table
+    assert "| GRU | 512 | 0.71 GB |" in table and "| FFM | 431 | 0.80 GB |" in table and "| Mamba | - | - |" in table
+    assert "python benchmarks/train_speed.py" in table and "3 iterations" in table
+
+    speed = json.loads((out / cpu_suite.SPEED).read_text())
+    speed["memories"]["GRU"]["steps_per_s"] = float("nan")
+    (out / cpu_suite.SPEED).write_text(json.dumps(speed))
+    with pytest.raises(SystemExit, match=r"speed.json: 'GRU': steps_per_s must be a number > 0"):
+        cpu_suite.report(runs, str(out))
+    speed["memories"] = {"ResNet": {"steps_per_s": 1.0, "peak_rss_gb": 1.0}}
+    (out / cpu_suite.SPEED).write_text(json.dumps(speed))
+    with pytest.raises(SystemExit, match=r"'ResNet'.*for an agent of the suite"):
+        cpu_suite.report(runs, str(out))
+    (out / cpu_suite.SPEED).unlink()
+    cpu_suite.report(runs, str(out))  # no speed file: no such columns
+    assert "steps/s per thread" not in (out / "results.md").read_text()
