@@ -754,8 +754,9 @@ def _in_any_disc(x, y, discs, first, count, span_lo, span_hi) -> bool:
 
 
 # The items are drawn by one kernel that calls no other (_in_any_disc is inlined): numba counts the references to a
-# kernel's array arguments on entry and exit, and only drops that counting in a kernel without calls. With a call per
-# item, the counting (an atomic operation per array and call) took ~10% of a batch step.
+# kernel's array arguments on entry and exit, and in our kernels it dropped that counting only where a kernel calls no
+# other function (docs/design.md). With a call per item, the counting (an atomic operation per array and call) took
+# ~10% of a batch step.
 
 @njit(cache=True)
 def _draw_items(frame, e, above, debug, dy, dx, rgb, discs, n, near, dim, a, span_lo, span_hi) -> None:
