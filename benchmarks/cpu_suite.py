@@ -376,10 +376,11 @@ def draw(curves: dict, steps: int, title: str, path: str) -> None:
     fig, ax = plt.subplots(figsize=(7, 4))
     for agent, runs in curves.items():
         binned = np.array([bin_curve(np.array(c["steps"]), np.array(c["values"]), edges) for c in runs])
-        ax.plot(edges[1:], np.nanmean(binned, axis=0), label=f"{agent} ({len(runs)} seeds)")
-        with np.errstate(all="ignore"), warnings.catch_warnings():  # bins before a run's first point
+        with np.errstate(all="ignore"), warnings.catch_warnings():  # bins before a run's first point: empty
             warnings.simplefilter("ignore", RuntimeWarning)
-            ax.fill_between(edges[1:], np.nanmin(binned, axis=0), np.nanmax(binned, axis=0), alpha=0.2)
+            mean, low, high = np.nanmean(binned, axis=0), np.nanmin(binned, axis=0), np.nanmax(binned, axis=0)
+        ax.plot(edges[1:], mean, label=f"{agent} ({len(runs)} seeds)")
+        ax.fill_between(edges[1:], low, high, alpha=0.2)
     ax.set(title=title, xlabel="env steps", ylabel=runs[0]["tag"])
     ax.grid(alpha=0.3)
     ax.legend()
