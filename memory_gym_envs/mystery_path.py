@@ -578,10 +578,8 @@ def _segment_row(key, k):
 
 @njit(cache=True)
 def _load_segment(e, i, k, segment, length, index, xy, rewarded, refilled):
-    """Make segment k resident in slot k % RING, building it from the episode key if needed."""
+    """Build segment k from the episode key into slot k % RING (``_load_window`` calls it for a missing one)."""
     slot = k % RING
-    if segment[i, slot] == k:
-        return
     state = stream(e.key, k)
     end_row = randint(state, np.int64(CELLS))  # = _segment_row(e.key, k)
     start_row = e.y0 if k == 0 else _segment_row(e.key, k - 1)
@@ -642,7 +640,6 @@ def _new_endless_episodes(state, ids, keys, segment, length, index, xy, rewarded
         e.y0 = _segment_row(e.key, np.int64(-1))
         e.built = -1
         segment[i, :] = -1
-        # np.int64(0), not 0: a literal argument compiles _load_window a second time (docs/design.md)
         _load_window(e, i, np.int64(0), segment, length, index, xy, rewarded, refilled)
         e.pos[0], e.pos[1] = TILE // 2, TILE * e.y0 + TILE // 2
         e.facing = 6  # right

@@ -34,7 +34,7 @@ from numba import njit
 from .core import MemoryGymEnv, MemoryGymVectorEnv, Task
 from .movement import clamp_position, move_continuous, speeds
 from .params import MAX_STEPS, Param, pick, reward
-from .sprites import (SCREEN, WHITE, AgentSprites, ImageBank, Sprite, SpriteBank, _pygame, blit, copy_image,
+from .sprites import (SCREEN, WHITE, AgentSprites, ImageBank, Sprite, SpriteBank, _pygame, copy_image,
                       ring, scratch_surface, surface_image)
 
 HUD_HEIGHT = 4  # the top bar covers rows 0..3; the agent walks below it
