@@ -335,7 +335,7 @@ def build(module, args, weights, envs, device):
         fail(f"the model does not fit {args.env_id}: {' '.join(str(e).split())[:300]}")
     agent.eval()
     if hasattr(module, "EpisodicMemory"):  # ppo_trxl.py's rollout memory; when full, it carries its window
-        return agent, module.EpisodicMemory(envs.num_envs, args.trxl_num_layers, args.trxl_dim,
+        return agent, module.EpisodicMemory(envs.num_envs, args.trxl_num_layers, args.trxl_dim, args.trxl_num_heads,
                                             args.trxl_memory_length, 256, device)
     return agent, module.RecurrentMemory(agent, envs.num_envs, 0, args.memory, device)  # storing no states
 

@@ -57,12 +57,12 @@ def cnn_bound(threads: int, num_envs=32, num_steps=512, epochs=3, chunk=512, fea
     t0 = time.perf_counter()
     with torch.no_grad():
         for t in range(num_steps):
-            cnn(obs[t].permute(0, 3, 1, 2).float() / 255)
+            cnn(obs[t].permute(0, 3, 1, 2).float().div_(255))  # (in place, as the trainers)
     flat = obs.view(-1, 84, 84, 3)
     for _ in range(epochs):
         for i in range(0, len(flat), chunk):
             opt.zero_grad()
-            cnn(flat[i:i + chunk].permute(0, 3, 1, 2).float() / 255).sum().backward()
+            cnn(flat[i:i + chunk].permute(0, 3, 1, 2).float().div_(255)).sum().backward()
             opt.step()
     return num_envs * num_steps / (time.perf_counter() - t0)
 

@@ -153,7 +153,7 @@ def test_memory_matches_the_whole_episode_forward(variant, float64):
                              trxl_memory_length=4, trxl_query_pe=True,
                              trxl_positional_encoding="learned" if variant.endswith("pe") else "absolute")
         agent = ppo_trxl.Agent(args, envs.single_observation_space, envs.single_action_space, 0)
-        memory = ppo_trxl.EpisodicMemory(envs.num_envs, 2, 16, 4, 3, torch.device("cpu"))  # the script's own
+        memory = ppo_trxl.EpisodicMemory(envs.num_envs, 2, 16, 2, 4, 3, torch.device("cpu"))  # the script's own
         reference = lambda obs, memory=True: trxl_reference(agent, obs, 4 if memory else 1)  # noqa: E731
     else:
         module = ppo_gru

@@ -96,7 +96,7 @@ def make_learner(kind: str, T: int):
     if kind == "trxl":
         args = ppo_trxl.Args(trxl_num_layers=2, trxl_num_heads=2, trxl_dim=16, trxl_memory_length=3)
         agent = ppo_trxl.Agent(args, space, actions, 0)
-        return ppo_trxl, agent, ppo_trxl.EpisodicMemory(3, 2, 16, 3, T, "cpu")
+        return ppo_trxl, agent, ppo_trxl.EpisodicMemory(3, 2, 16, 2, 3, T, "cpu")
     args = ppo_gru.Args(rnn_type=kind, rnn_hidden_size=8, hidden_layer_size=8)
     agent = ppo_gru.Agent(args, space, actions, 0)
     return ppo_gru, agent, ppo_gru.RecurrentMemory(agent, 3, T, True, "cpu")
@@ -107,7 +107,7 @@ def episode_value(kind, module, agent, episode_obs, final_obs):
     without the rollout: the GRU/LSTM stepped from a zero state; the TrXL stepped through a fresh memory."""
     with torch.no_grad():
         if kind == "trxl":
-            memory = ppo_trxl.EpisodicMemory(1, 2, 16, 3, len(episode_obs) + 1, "cpu")
+            memory = ppo_trxl.EpisodicMemory(1, 2, 16, 2, 3, len(episode_obs) + 1, "cpu")
             for obs in episode_obs:
                 memory.step(agent, obs[None])
             return memory.step(agent, final_obs[None])[1].item()

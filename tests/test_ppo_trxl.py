@@ -39,6 +39,7 @@ def make_batch(E=3, T=14, W=5, L=2, D=16, seed=0, gt_dim=2):
         "values": torch.randn(E, T, generator=g), "ground_truth": torch.rand(E, T, gt_dim, generator=g),
     }
     batch["mask"] = ppo_trxl.attention_mask(torch.arange(C, P), entry_episode, W)
+    batch["band"] = C  # as EpisodicMemory.update_inputs: step t sees entries t .. t + C - 1
     return batch, entry_episode
 
 
@@ -105,7 +106,67 @@ def agent_and_batch(options: dict):
     torch.manual_seed(0)
     agent = ppo_trxl.Agent(args, gym.spaces.Box(-1, 1, (3,)), gym.spaces.MultiDiscrete([3, 3]), 2).double()
     batch, entry_episode = make_batch(W=W)
-    return W, args, agent, {k: (v.double() if v.is_floating_point() else v) for k, v in batch.items()}, entry_episode
+    return W, args, agent, {k: (v.double() if torch.is_tensor(v) and v.is_floating_point() else v)
+                            for k, v in batch.items()}, entry_episode
+
+
+@pytest.fixture(params=[64, 4, 7], ids=["one block", "banded, padded", "banded"])
+def attention_block(request, monkeypatch):
+    """The update's attention as one block (T = 14 queries <= 64) and banded in blocks of 4 (14 is no multiple of
+    it: padded) and 7."""
+    monkeypatch.setattr(ppo_trxl, "ATTENTION_BLOCK", request.param)
+    return request.param
+
+
+@pytest.mark.parametrize("Q, band, block", [(12, 3, 4), (13, 5, 4), (9, 1, 2), (20, 6, 32)])
+def test_banded_attention_equals_the_full_attention(Q, band, block):
+    """``attend_banded`` (each block of queries scores only the keys it can see) gives ``attend``'s output and
+    gradients over all keys, for any mask inside the band, also for queries that see no key."""
+    g = torch.Generator().manual_seed(Q + band)
+    E, h, dh, K = 2, 3, 4, Q + band
+    q, keys, values = (torch.randn(E, h, n, dh, generator=g, dtype=torch.float64, requires_grad=True)
+                       for n in (Q, K, K))
+    i, k = torch.arange(Q)[:, None], torch.arange(K)[None]
+    mask = (k >= i) & (k < i + band) & (torch.rand(E, Q, K, generator=g) < 0.7)
+    mask[:, 1] = False  # a query with nothing to attend to: output 0
+    full = ppo_trxl.attend(q, keys, values, mask.unsqueeze(-3))
+    banded = ppo_trxl.attend_banded(q, keys, values, mask, band, block)
+    assert banded.shape == full.shape and torch.allclose(banded, full, rtol=1e-12, atol=1e-12)
+    assert full[:, :, 1].abs().max() == 0 and full.abs().max() > 0.1
+    weights = torch.randn(full.shape, generator=g, dtype=torch.float64)
+    for a, b in zip(torch.autograd.grad((full * weights).sum(), (q, keys, values)),
+                    torch.autograd.grad((banded * weights).sum(), (q, keys, values))):
+        assert torch.allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_banded_attention_in_float32_at_the_default_size():
+    """The default model (dim 384, 3 layers, 4 heads, W = 119) on a 512-step rollout in float32: the banded update
+    (blocks of 64) gives the full attention's loss and gradients to float precision. The keys' biases are the
+    exception, in both: softmax is shift-invariant, so their gradient is 0 in exact arithmetic and what remains is
+    rounding noise (~1e-9)."""
+    args = ppo_trxl.Args()
+    torch.manual_seed(0)
+    agent = ppo_trxl.Agent(args, gym.spaces.Box(-1, 1, (8,)), gym.spaces.MultiDiscrete([3, 3]), 0)
+    W, T = args.trxl_memory_length, 512
+    C, P = W - 1, W - 1 + T
+    g = torch.Generator().manual_seed(0)
+    episode = (torch.arange(P)[None] >= 200).long() + (torch.arange(P)[None] >= 260).long()
+    steps = torch.arange(P)[None] % 97
+    mb = {"obs": torch.randn(1, T, 8, generator=g), "memory": torch.randn(1, 3, P, 384, generator=g),
+          "memory_steps": steps, "query_steps": steps[:, C:], "mask": ppo_trxl.attention_mask(torch.arange(C, P),
+                                                                                             episode, W),
+          "actions": torch.randint(0, 3, (1, T, 2), generator=g), "logprobs": -torch.rand(1, T, 2, generator=g) - 1,
+          "values": torch.randn(1, T, generator=g), "advantages": torch.randn(1, T, generator=g),
+          "returns": torch.randn(1, T, generator=g)}
+    (full, full_grads), (banded, banded_grads) = [
+        (loss, torch.autograd.grad(loss, list(agent.parameters())))
+        for loss in (ppo_trxl.ppo_loss(agent, args, mb | {"band": band}, 1e-3)[0] for band in (None, C))]
+    assert abs(full.item() - banded.item()) < 1e-6 * abs(full.item())
+    for (name, _), a, b in zip(agent.named_parameters(), full_grads, banded_grads):
+        if name.endswith("k.bias"):
+            assert a.norm() < 1e-7 and b.norm() < 1e-7, name
+        else:
+            assert (a - b).norm() <= 1e-5 * a.norm(), name
 
 
 @pytest.mark.parametrize("options", [
@@ -114,7 +175,7 @@ def agent_and_batch(options: dict):
     dict(trxl_positional_encoding="none", ground_truth_coef=0.5),
     dict(trxl_memory_length=1),
 ])
-def test_efficient_loss_and_gradients_equal_the_window_computation(options):
+def test_efficient_loss_and_gradients_equal_the_window_computation(options, attention_block):
     W, args, agent, batch, entry_episode = agent_and_batch(options)
     assert batch["mask"].any() or W == 1
     loss, _ = ppo_trxl.ppo_loss(agent, args, batch, 1e-3)
@@ -134,7 +195,7 @@ def test_chunked_backward_equals_the_whole_minibatch():
     torch.manual_seed(0)
     agent = ppo_trxl.Agent(args, gym.spaces.Box(-1, 1, (3,)), gym.spaces.Discrete(3), 0).double()
     batch, _ = make_batch(W=5)
-    batch = {k: (v.double() if v.is_floating_point() else v) for k, v in batch.items()}
+    batch = {k: (v.double() if torch.is_tensor(v) and v.is_floating_point() else v) for k, v in batch.items()}
     batch["actions"], batch["logprobs"] = batch["actions"][..., :1], batch["logprobs"][..., :1]
     agent.zero_grad()
     ppo_trxl.ppo_loss(agent, args, batch, 1e-3)[0].backward()
@@ -142,7 +203,7 @@ def test_chunked_backward_equals_the_whole_minibatch():
     agent.zero_grad()
     adv = batch["advantages"]
     for chunk in torch.arange(3).split(1):
-        part = {k: v[chunk] for k, v in batch.items()}
+        part = {k: v[chunk] if torch.is_tensor(v) else v for k, v in batch.items()}
         loss, _ = ppo_trxl.ppo_loss(agent, args, part, 1e-3, adv.mean(), adv.std())
         (loss * len(chunk) / 3).backward()
     for w, p in zip(whole, agent.parameters()):
@@ -151,7 +212,7 @@ def test_chunked_backward_equals_the_whole_minibatch():
 
 @pytest.mark.parametrize("options", [dict(), dict(trxl_query_pe=True, trxl_positional_encoding="learned"),
                                      dict(trxl_memory_length=1)])
-def test_the_rollout_equals_the_update_through_the_episodic_memory(options):
+def test_the_rollout_equals_the_update_through_the_episodic_memory(options, attention_block):
     """The script's own EpisodicMemory: the rollout's per-step forward (the cached keys and values
     of each step's window) gives the update's banded forward's values, PPO's first ratio is exactly
     1, also in the next rollout, after the window was carried over and its keys refreshed under
@@ -160,7 +221,7 @@ def test_the_rollout_equals_the_update_through_the_episodic_memory(options):
     args = ppo_trxl.Args(trxl_num_layers=2, trxl_num_heads=2, trxl_dim=16, trxl_memory_length=W, **options)
     torch.manual_seed(1)
     agent = ppo_trxl.Agent(args, gym.spaces.Box(-1, 1, (3,)), gym.spaces.Discrete(2), 0)
-    memory = ppo_trxl.EpisodicMemory(E, 2, 16, W, T + 1, "cpu")  # room for the peek check
+    memory = ppo_trxl.EpisodicMemory(E, 2, 16, 2, W, T + 1, "cpu")  # room for the peek check
     g = torch.Generator().manual_seed(0)
     for rollout in range(2):
         memory.refresh(agent)
@@ -189,7 +250,7 @@ def test_single_step_minibatches_give_the_same_loss_and_gradients_as_whole_rollo
     the whole rollouts (``update_inputs``), in another order."""
     W, args, agent, batch, entry_episode = agent_and_batch(options)
     E, T = batch["obs"].shape[:2]
-    memory = ppo_trxl.EpisodicMemory(E, 2, 16, W, T, "cpu")
+    memory = ppo_trxl.EpisodicMemory(E, 2, 16, 2, W, T, "cpu")
     memory.inputs, memory.steps, memory.episodes = batch["memory"], batch["memory_steps"], entry_episode
     memory.pos = W - 1 + T  # after a rollout
     b = {k: batch[k] for k in ("obs", "actions", "logprobs", "values", "ground_truth", "advantages", "returns")}
