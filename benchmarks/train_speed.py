@@ -13,9 +13,10 @@ Runs ``python <script> --env-id ID --total-timesteps <iterations x 16384>`` (def
 prints it), peak RSS of the process, and where the time goes (env stepping, the rest of the
 rollout, the update). Anchors:
 
-* measured in the same run: the Nature CNN alone doing the same work (the rollout's forward
-  passes, then 3 epochs of forward and backward over the batch in 512-sample chunks), the bound
-  for any agent with this encoder on this machine;
+* measured in the same run, before each script and after the last (each script is compared with the mean of the
+  two around it: this shared machine's speed drifts by 20-30% within minutes): the Nature CNN alone doing the same
+  work (the rollout's forward passes, then 3 epochs of forward and backward over the batch in 512-sample chunks),
+  the bound for any agent with this encoder on this machine;
 * CleanRL's ppo_trxl.py, unmodified at its defaults, measured once by us on a 2-core CPU machine
   like the project's (one iteration on MortarMayhem-Grid-v0; how: docs/provenance.md): 42 steps/s
   and 7.3 GB peak RSS (not re-run here: its code is not part of this project).
@@ -245,20 +246,24 @@ def main() -> None:
     from ppo_gru import free_cores
 
     threads = args.threads or free_cores()
-    print("measuring the Nature CNN bound ...", file=sys.stderr, flush=True)
-    bound = cnn_bound(threads)
-    rows = []
-    for script in args.scripts:
+    rows, bounds = [], []
+    for script in args.scripts:  # the bound before each script and after the last (a shared machine's speed drifts)
+        print("measuring the Nature CNN bound ...", file=sys.stderr, flush=True)
+        bounds.append(cnn_bound(threads))
         print(f"running {script} ...", file=sys.stderr, flush=True)
         rows.append(run_script(script, args.env_id, args.iterations, threads))
+    print("measuring the Nature CNN bound ...", file=sys.stderr, flush=True)
+    bounds.append(cnn_bound(threads))
     print(f"\n{args.env_id}, default config (32 envs x 512 steps, 8 minibatches, 3 epochs), "
-          f"{args.iterations} iteration(s), {threads} torch thread(s); Nature CNN bound measured in this run: "
-          f"{bound:.0f} steps/s\n")
+          f"{args.iterations} iteration(s), {threads} torch thread(s); Nature CNN bound measured before each script "
+          f"and after the last: {', '.join(f'{b:.0f}' for b in bounds)} steps/s; each script against the mean of the "
+          "two around it\n")
     print("| script | steps/s | vs reference TrXL (42) | of the CNN bound | peak RSS | vs reference (7.3 GB) "
           "| env | rest of rollout | update | beyond the CNN |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     batch = 16384
-    for r in rows:
+    for r, before, after in zip(rows, bounds, bounds[1:]):
+        bound = (before + after) / 2
         r["beyond"] = batch / r["sps"] - batch / bound
         print(f"| `{r['script']}` | {r['sps']:.0f} | {r['sps'] / REFERENCE_SPS:.1f}x | {r['sps'] / bound:.0%} "
               f"| {r['rss_gb']:.2f} GB | {r['rss_gb'] / REFERENCE_RSS_GB:.2f}x | {r['env']:.1f} s "
