@@ -421,7 +421,7 @@ def attend(q, keys, values, mask):
 def attend_banded(q, keys, values, mask, band: int, block: int):
     """``attend`` (mask: (..., Q, K), no head dim) where query i may only attend to keys i .. i + band - 1
     (``EpisodicMemory.update_inputs``: the step at position C + t sees the C entries before it). The queries go in
-    blocks; a block's scores cover the block + band - 1 keys it can see, not all K (at the default config 182 of
+    blocks; a block's scores cover the block + band - 1 keys it can see, not all K (at the default config 181 of
     630). Masked scores are exact zeros after the softmax either way, so only the order of some float additions
     differs from ``attend``.
 
