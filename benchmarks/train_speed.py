@@ -151,17 +151,15 @@ def memory_table(agents: list[str], iterations: int, out: str | None = None) -> 
 
 
 def write_speed(path: str, rows: list[dict], iterations: int, bound: tuple[float, float]) -> None:
-    """The memory table as JSON, atomically (a reader sees the old file or the new one)."""
-    import json
+    """The memory table as JSON, atomically (``cpu_suite.write_json``: a reader sees the old file or the new one)."""
+    from cpu_suite import write_json
 
     speed = {"date": time.strftime("%Y-%m-%d"), "iterations": iterations,
              "command": shlex.join(["python", "benchmarks/train_speed.py", *sys.argv[1:]]),
              "cnn_bound_steps_per_s": [round(b, 1) for b in bound],
              "memories": {r["agent"]: {"steps_per_s": r["sps"], "peak_rss_gb": round(r["rss_gb"], 3),
                                        "rollout_s": r["rollout"], "update_s": r["update"]} for r in rows}}
-    with open(path + ".tmp", "w") as f:
-        json.dump(speed, f, indent=1)
-    os.replace(path + ".tmp", path)
+    write_json(speed, path)
 
 
 def reconstruction_cost(trxl_sps: float, rec_sps: float) -> str:

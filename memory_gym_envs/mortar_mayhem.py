@@ -181,8 +181,7 @@ class MortarMayhem(Task):
                              no_display if self.act_only else np.array(p["command_show_delay"], np.int64),
                              np.array(p["explosion_duration"], np.int64), np.array(p["explosion_delay"], np.int64))
         _new_episodes(self.state, self.commands, np.asarray(env_ids, np.int64), np.array(counts, np.int64), uniforms,
-                      *self._timings[1:],
-                      (self.act_only or self.endless) and not self.grid, self.endless,
+                      *self._timings[1:], (self.act_only or self.endless) and not self.grid, self.endless,
                       self.vector if self.act_only else np.zeros((0, 0), np.float32))
 
     def _ensure_capacity(self, count: int) -> None:

@@ -851,22 +851,22 @@ def _draw(state, spots, ids, frames, backgrounds, dy, dx, rgb, rim_dy, rim_dx, r
             discs[k, 0], discs[k, 1], discs[k, 2] = int(sp[k, S_X]), int(sp[k, S_Y]), int(sp[k, S_R])
         a = e.alpha
         b = e.bg_hit if e.hit else e.bg
-        bg = backgrounds[b]
+        bg, flat, flat_bg = backgrounds[b], flat_frames[j], flat_backgrounds[b]
         if a == 0:  # no darkness yet: the whole scene
-            copy_image(flat_frames[j], flat_backgrounds[b])
+            copy_image(flat, flat_bg)
             _draw_items(f, e, BELOW, debug, dy, dx, rgb, discs, EVERYWHERE, near, dim, a, span_lo, span_hi)
         else:  # the scene under the overlay (black at 255), the discs cut out of it
             if a >= 255:
                 f[:] = 0  # (numba makes this a memset; an explicit loop from row 4 on was 15x slower)
             elif a % e.light_inc == 0 and a // e.light_inc <= e.dim_levels:  # (the alpha k * inc: image k - 1)
-                copy_image(flat_frames[j], flat_backgrounds[(e.dim_bg_hit if e.hit else e.dim_bg) + a // e.light_inc - 1])
+                copy_image(flat, flat_backgrounds[(e.dim_bg_hit if e.hit else e.dim_bg) + a // e.light_inc - 1])
             else:  # an alpha no episode reaches (a state set by hand): blended here
                 for y in range(SCREEN):
                     for x in range(SCREEN):
                         for c in range(3):
                             f[y, x, c] = dim[a, bg[y, x, c]]
             for k in range(n):
-                _copy_disc(flat_frames[j], flat_backgrounds[b], discs[k, 0], discs[k, 1], discs[k, 2], span_lo, span_hi)
+                _copy_disc(flat, flat_bg, discs[k, 0], discs[k, 1], discs[k, 2], span_lo, span_hi)
             _draw_items(f, e, BELOW, debug, dy, dx, rgb, discs, n, near, dim, a, span_lo, span_hi)
         if e.rims:  # each spotlight's white rim is part of the overlay, under the later discs' holes
             for k in range(n):
